@@ -4,9 +4,15 @@ The searches replay numpy's random streams run by run; what is sequential inside
 memory of seen cells, a population, a walk) costs a few nanoseconds a step compiled, against
 microseconds a step as numpy calls batched across runs. Kernels live in the modules that use
 them, import this module lazily (importing numba costs about 0.25 s, which small commands must
-not pay), and are compiled once per machine: ``cache=True`` keeps the machine code beside the
-source (or in the user's cache directory where that is read-only), keyed by the source and the
-argument types (a function typed at a prompt has no file and is compiled each session).
+not pay), and are compiled once per machine into numba's disk cache, keyed by the source and the
+argument types (:func:`_disk_cache`). The package's own kernels are kept in ``$NUMBA_CACHE_DIR``
+where that is set, else in the ``numba`` folder of the package's cache
+(:func:`nb201_flat.storage.cache_dir`: ``$NB201_FLAT_CACHE``, else
+``$XDG_CACHE_HOME/nb201_flat``, else ``~/.cache/nb201_flat``), never in the installed package's
+folder, which ``pip uninstall`` then removes whole; a kernel of another module is kept where
+numba keeps it (``$NUMBA_CACHE_DIR``, else beside its source, else the user's cache). Where no
+folder can be written, kernels are compiled again in each process, with one warning a process;
+a function typed at a prompt has no file and is compiled each session.
 
 numba keys a cached kernel by its own file only, yet its machine code holds a copy of every
 kernel it calls. A module whose kernels call kernels of another file names that file with
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import logging
 import os
 import sys
 import warnings
@@ -48,18 +55,96 @@ from types import ModuleType
 from typing import Any, TypeVar, cast
 
 import numba
+from numba.core.caching import (
+    CompileResultCacheImpl,
+    FunctionCache,
+    UserProvidedCacheLocator,
+    UserWideCacheLocator,
+)
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: the installed package's folder, where none of its kernels' machine code is written
+_PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
 
 def kernel(fn: F) -> F:
     """Compile ``fn`` in nopython mode, cached on disk, releasing the GIL while it runs."""
-    cache = os.path.isfile(inspect.getsourcefile(fn) or "")
-    dispatcher = numba.njit(cache=cache, nogil=True)(fn)
-    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
-    _checksum_entries(cache_file)
-    _serialise_saves(cache_file)  # after: the lock is held around the checksummed save
+    dispatcher = numba.njit(nogil=True)(fn)
+    cache = _disk_cache(fn)
+    if cache is not None:
+        setattr(dispatcher, "_cache", cache)  # noqa: B010 (what njit(cache=True) sets)
+        _checksum_entries(cache._cache_file)
+        _serialise_saves(cache._cache_file)  # after: the lock is held around the checksummed save
     return cast(F, dispatcher)
+
+
+class _PackageCacheLocator(UserWideCacheLocator):
+    """numba's locator in the user's cache, rooted in the package's cache folder
+    (``<cache_dir()>/numba``) instead of numba's own."""
+
+    def __init__(self, py_func: Any, py_file: str) -> None:
+        from nb201_flat.storage import cache_dir
+
+        super().__init__(py_func, py_file)  # type: ignore[no-untyped-call]
+        subpath = self.get_suitable_cache_subpath(py_file)  # type: ignore[no-untyped-call]
+        self._cache_path = os.path.join(cache_dir(), "numba", subpath)
+
+    @classmethod
+    def from_function(cls, py_func: Any, py_file: str) -> _PackageCacheLocator | None:
+        from nb201_flat.errors import Nb201FlatError
+
+        try:
+            found = super().from_function(py_func, py_file)  # type: ignore[no-untyped-call]
+            return cast("_PackageCacheLocator | None", found)
+        except Nb201FlatError:  # $NB201_FLAT_CACHE set but empty: an error where tables use it
+            return None
+
+
+class _PackageCacheImpl(CompileResultCacheImpl):
+    _locator_classes = [UserProvidedCacheLocator, _PackageCacheLocator]  # noqa: RUF012 (numba's)
+
+
+class _PackageCache(FunctionCache):
+    """numba's disk cache of a compiled function, never beside its source (:func:`_disk_cache`)."""
+
+    _impl_class = _PackageCacheImpl
+
+
+_warned_uncached = False
+
+
+def _disk_cache(fn: Callable[..., Any]) -> Any:
+    """numba's disk cache for the kernel ``fn``, or None where it is compiled in each process.
+
+    A kernel of this package is cached in ``$NUMBA_CACHE_DIR`` where that is set and can be
+    written, else in ``<cache_dir()>/numba``: numba's default, the folder beside the source, is
+    the installed package's, which is not the user's to fill (``pip uninstall`` left 120 of
+    numba's and this module's files there, and the folder importable as an empty package). Any
+    other kernel gets numba's own choice. A function with no source file is not cached; one
+    whose every folder is read-only (numba raises "no locator available") is compiled in each
+    process, with one warning a process naming ``$NUMBA_CACHE_DIR``."""
+    global _warned_uncached
+    source = inspect.getsourcefile(fn) or ""
+    if not os.path.isfile(source):
+        return None
+    own = os.path.realpath(source).startswith(_PACKAGE + os.sep)
+    try:
+        return (_PackageCache if own else FunctionCache)(fn)  # type: ignore[no-untyped-call]
+    except RuntimeError as exc:  # numba found no folder it can write
+        if not _warned_uncached:
+            _warned_uncached = True
+            chosen = bool(os.environ.get("NUMBA_CACHE_DIR"))
+            way = "point $NUMBA_CACHE_DIR at" if chosen else "set $NUMBA_CACHE_DIR to"
+            log.warning(
+                "numba cannot keep compiled kernels on disk (%s): each process compiles them "
+                "again; %s a writable folder to keep them between runs",
+                exc,
+                way,
+            )
+        return None
 
 
 #: ends every data file of a kernel cached here, before the key's and the machine code's sha256

@@ -85,7 +85,8 @@ def env_path(name: str, *wanted: Part, unset: str) -> Path | None:
 
 
 def cache_dir() -> Path:
-    """Where the embedded default is imported to: ``$NB201_FLAT_CACHE``, else the XDG cache
+    """Where the embedded default is imported to, and the package's compiled kernels kept (in
+    ``numba/``, :mod:`nb201_flat.jit`): ``$NB201_FLAT_CACHE``, else the XDG cache
     (``$XDG_CACHE_HOME/nb201_flat``, empty or unset meaning ``~/.cache``, as the XDG spec says)."""
     named = env_path(
         CACHE_ENV,

@@ -2,9 +2,9 @@
 per process.
 
 The batched searches run compiled kernels (:mod:`.kernels_free_na`, :mod:`.kernels_lockstep`,
-:mod:`.kernels_replay`). numba keeps their machine code in a disk cache beside the source, so a
-machine compiles them once (and again after the source changes); every later process only
-loads them. :func:`load_kernels` does that before the work starts:
+:mod:`.kernels_replay`). numba keeps their machine code in a disk cache (the user's cache
+folder, :mod:`nb201_flat.jit`), so a machine compiles them once (and again after the source
+changes); every later process only loads them. :func:`load_kernels` does that before the work starts:
 
 - in a parent about to fork workers, so that the workers inherit the loaded kernels and LLVM's
   set-up (over 100 MB a process) page for page, instead of each loading, or on a cold cache
