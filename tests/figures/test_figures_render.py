@@ -41,7 +41,8 @@ def _texts(fig: Figure) -> list[str]:
 
 
 def _check_readable(fig: Figure) -> None:
-    """Labels present, no NaN printed, accuracy axes say their unit."""
+    """Labels present, no NaN printed, accuracy axes say their unit (a spread or a difference
+    of accuracies: percentage points)."""
     data_axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
     assert data_axes
     # rows of a grid share their x label with the bottom row: at least one per column
@@ -52,7 +53,7 @@ def _check_readable(fig: Figure) -> None:
     assert ylabels, "no y label anywhere"
     for label in ylabels:
         if "accuracy" in label and "−" not in label:
-            assert "(%)" in label, label
+            assert "(%)" in label or "(points)" in label, label
     for text in _texts(fig):
         assert "nan" not in text.lower().split(), text
 
