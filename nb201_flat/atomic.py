@@ -63,6 +63,7 @@ __all__ = [
     "check_writable_target",
     "file_mode",
     "folder_mode",
+    "name_max",
     "recover",
     "replace_files",
     "replace_folder",
@@ -158,12 +159,16 @@ _SIDE_EXTRA: Final = len(".") + len(".tmp-") + len(str(_PID_MAX)) + len("-") + 8
 _DIGEST: Final = 16  # hex digits of sha256 that stand for the cut part of a long NAME
 
 
-def _name_max(folder: Path) -> int:
-    """The longest name (in bytes) the filesystem of ``folder`` allows; 255 where it cannot say."""
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):  # no such folder, or no pathconf (Windows)
-        return 255
+def name_max(folder: Path) -> int:
+    """The longest file name, in bytes, ``folder`` (or its nearest existing parent, where it is
+    still to be made) allows; 255, the usual limit, where the platform does not say."""
+    for where in (folder, *folder.parents):
+        if where.is_dir():
+            try:
+                return int(os.pathconf(where, "PC_NAME_MAX"))
+            except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or no answer
+                break
+    return 255
 
 
 def _side_stem(name: str, folder: Path) -> str:
@@ -171,7 +176,7 @@ def _side_stem(name: str, folder: Path) -> str:
     would pass the filesystem's longest name, its start and ``~`` and a digest of the whole
     (a legal 240-byte name passed every check and failed at the end: File name too long).
     The writer and :func:`recover` both spell it so, in one folder."""
-    room = _name_max(folder) - _SIDE_EXTRA
+    room = name_max(folder) - _SIDE_EXTRA
     if len(os.fsencode(name)) <= room:
         return name
     digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:_DIGEST]

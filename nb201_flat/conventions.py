@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import numbers
+import re
 from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
@@ -76,9 +77,18 @@ def is_accuracy(metric: str) -> bool:
 
 
 def is_drift_accuracy(metric: str) -> bool:
-    """True for AnalogNAS-Bench's accuracies after conductance drift (``drift_1h``,
-    ``hwt_drift_30d``, ...), not their ``_std`` uncertainties."""
-    return metric.startswith(("drift_", "hwt_drift_")) and not is_spread(metric)
+    """True for AnalogNAS-Bench's accuracies after conductance drift, named by the time drifted
+    (``drift_60s``, ``drift_1h``, ``hwt_drift_30d``, ...), not their ``_std`` uncertainties nor
+    a user's own ``drift_*`` metric (``drift_rate_ppm`` was refused above 100 as an accuracy).
+
+    >>> [m for m in ("drift_1h", "hwt_drift_30d", "drift_1h_std", "drift_rate_ppm") if
+    ...  is_drift_accuracy(m)]
+    ['drift_1h', 'hwt_drift_30d']
+    """
+    return _DRIFT_ACCURACY.fullmatch(metric) is not None
+
+
+_DRIFT_ACCURACY: Final = re.compile(r"(?:hwt_)?drift_[0-9]+[smhd]")
 
 
 def is_percent_accuracy(metric: str) -> bool:
@@ -102,8 +112,8 @@ def is_spread(metric: str) -> bool:
 
 def natural_direction(metric: str) -> bool | None:
     """Whether ``metric`` ranks high values first by its name: True for an accuracy in percent
-    (:func:`is_percent_accuracy`: ``accuracy``, ``*_accuracy``, AnalogNAS-Bench's ``drift_*`` /
-    ``hwt_drift_*`` accuracies after drift), False for the loss (:func:`is_loss`), None for a
+    (:func:`is_percent_accuracy`: ``accuracy``, ``*_accuracy``, AnalogNAS-Bench's
+    accuracies after drift, ``drift_1h`` ...), False for the loss (:func:`is_loss`), None for a
     metric with no fitness direction (a cost: ``time_s``, ``params_mb``, ...; a spread:
     :func:`is_spread`; any other name, a user's own ``*_loss`` too: its direction is the
     user's to say).

@@ -99,7 +99,9 @@ class _PackageCacheLocator(UserWideCacheLocator):
         try:
             found = super().from_function(py_func, py_file)  # type: ignore[no-untyped-call]
             return cast("_PackageCacheLocator | None", found)
-        except Nb201FlatError:  # $NB201_FLAT_CACHE set but empty: an error where tables use it
+        except Nb201FlatError as exc:  # $NB201_FLAT_CACHE set but empty: refused, as for tables
+            global _cache_refused
+            _cache_refused = str(exc)  # the warning's reason, not numba's "no locator"
             return None
 
 
@@ -114,6 +116,7 @@ class _PackageCache(FunctionCache):
 
 
 _warned_uncached = False
+_cache_refused: str | None = None  # why the package's cache folder was refused, where it was
 
 
 def _disk_cache(fn: Callable[..., Any]) -> Any:
@@ -141,7 +144,7 @@ def _disk_cache(fn: Callable[..., Any]) -> Any:
             log.warning(
                 "numba cannot keep compiled kernels on disk (%s): each process compiles them "
                 "again; %s a writable folder to keep them between runs",
-                exc,
+                _cache_refused if own and _cache_refused else exc,
                 way,
             )
         return None

@@ -109,20 +109,36 @@ def check_cache_writable(target: Path, what: str) -> None:
     try:
         atomic.check_writable_target(target, what=what)
     except ArgumentError as exc:
-        # $XDG_CACHE_HOME places the cache only while $NB201_FLAT_CACHE is unset
-        point = (
-            f"point ${CACHE_ENV} at a writable folder"
-            if CACHE_ENV in os.environ
-            else f"set ${CACHE_ENV} (or $XDG_CACHE_HOME) to a writable folder"
-        )
-        raise TableFileError(
-            *parts_of(exc),
-            f"; to choose one, {point}, or pass a table written by ",
-            Call("save_table"),
-            " as ",
-            Call("load_table", placeholder="PATH"),
-            f" (or in ${TABLE_ENV})",
-        ) from None
+        raise _cache_refusal(exc) from None
+
+
+def save_to_cache(table: Table, target: Path, what: str) -> None:
+    """:func:`save_table` into the cache, a failure named as :func:`check_cache_writable` names
+    it: a folder the access check passes may still refuse the write (a pseudo-filesystem, a
+    full disk), and the write's own message names no way out of the cache."""
+    try:
+        save_table(table, target, overwrite=True)
+    except (ArgumentError, TableFileError) as exc:
+        raise _cache_refusal(exc, what) from None
+
+
+def _cache_refusal(exc: Nb201FlatError, what: str | None = None) -> TableFileError:
+    """``exc`` (a refusal to write the cache), with the ways out of the cache."""
+    # $XDG_CACHE_HOME places the cache only while $NB201_FLAT_CACHE is unset
+    point = (
+        f"point ${CACHE_ENV} at a writable folder"
+        if CACHE_ENV in os.environ
+        else f"set ${CACHE_ENV} (or $XDG_CACHE_HOME) to a writable folder"
+    )
+    return TableFileError(
+        *((f"{what}: ",) if what else ()),
+        *parts_of(exc),
+        f"; to choose one, {point}, or pass a table written by ",
+        Call("save_table"),
+        " as ",
+        Call("load_table", placeholder="PATH"),
+        f" (or in ${TABLE_ENV})",
+    )
 
 
 def default_table_path() -> Path:
@@ -816,5 +832,5 @@ def load_table(path: str | os.PathLike[str] | None = None, *, verify: bool = Tru
         log.info("importing the embedded default AnalogNAS-Bench table into %s", target)
         table = read_analognas()
         table.meta["import_command"] = import_command("analognas", target)
-        save_table(table, target)
+        save_to_cache(table, target, "the embedded default's cache")
     return load_saved_table(target, verify=verify)

@@ -134,3 +134,23 @@ def test_a_chosen_numba_cache_dir_still_comes_first(tmp_path: Path) -> None:
     folder, _, _ = _block_in_process(env)
     assert folder.is_relative_to(tmp_path / "n"), folder
     assert not (tmp_path / "c").exists()
+
+
+def test_an_empty_cache_variable_is_the_warnings_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # it is refused for tables; for kernels the warning gave numba's "no locator available"
+    from numba.core import config
+
+    monkeypatch.setattr(jit, "_PACKAGE", str(tmp_path.resolve()), raising=False)
+    monkeypatch.setattr(jit, "_warned_uncached", False, raising=False)
+    monkeypatch.setattr(config, "CACHE_DIR", "")
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(jit, "_cache_refused", None, raising=False)
+    monkeypatch.setenv("NB201_FLAT_CACHE", "")
+    with caplog.at_level(logging.WARNING, logger="nb201_flat.jit"):
+        kmod = _module(tmp_path, "kmod_empty")
+        assert kmod.triple(2) == 6
+    (warning,) = _uncached_warnings(caplog)
+    assert "$NB201_FLAT_CACHE is set but empty" in warning
+    assert "no locator" not in warning

@@ -261,3 +261,24 @@ def test_the_real_data_cache_unwritable_names_the_cache(
         f"the real NB201 data's cache {tmp_path / 'ro' / 'c'}/nb201-tidy-"
     )
     assert "point $NB201_FLAT_CACHE at a writable folder" in str(info.value)
+
+
+def test_a_cache_write_the_access_check_passed_but_the_disk_refused_names_the_cache(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # on a pseudo-filesystem (/sys) os.access says writable and the write fails: its message
+    # named no way out of the cache
+    monkeypatch.setenv(storage.CACHE_ENV, str(home / "c"))
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise TableFileError(
+            f"could not write {home / 'c'} (Operation not permitted); nothing was changed; "
+            "choose a writable path"
+        )
+
+    monkeypatch.setattr(storage, "save_table", refused)
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the embedded default's cache: could not write ")
+    assert "point $NB201_FLAT_CACHE at a writable folder" in err
+    assert err.count("\n") == 1

@@ -31,7 +31,7 @@ from nb201_flat.errors import (
 )
 from nb201_flat.errors import FigureSkipped as FigureSkipped
 from nb201_flat.figures.style import figure_style
-from nb201_flat.importers.analognas import is_analognas_source
+from nb201_flat.importers.analognas import holds_analognas_numbers
 from nb201_flat.table import MetricKey, Table, check_table, float_values
 from nb201_flat.types import FloatArray as FloatArray
 
@@ -295,8 +295,9 @@ def benchmark_caption(table: Table) -> str:
     """The caption's first sentence: which benchmark the figure was drawn on (its source).
 
     The embedded default is AnalogNAS-Bench, whose numbers are not NAS-Bench-201's; a reader of
-    the figure alone must be able to tell. Told by the importer's label
-    (:func:`~nb201_flat.importers.analognas.is_analognas_source`), not by a file's name.
+    the figure alone must be able to tell. Told by the importer's label or AnalogNAS-Bench's
+    own metrics (:func:`~nb201_flat.importers.analognas.holds_analognas_numbers`), not by a
+    file's name.
 
     Examples
     --------
@@ -307,7 +308,8 @@ def benchmark_caption(table: Table) -> str:
     >>> benchmark_caption(Table(NB201, {}, source="tidy file nb201_vs_analognas.csv.gz"))
     'Benchmark: tidy file nb201_vs_analognas.csv.gz. '
     """
-    if is_analognas_source(table.source):
+    keys = table.keys()
+    if holds_analognas_numbers(table.source, (k.metric for k in keys)):
         return f"Benchmark: {table.source}, not NAS-Bench-201. "
     return f"Benchmark: {table.source}. "
 

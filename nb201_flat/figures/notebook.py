@@ -90,7 +90,7 @@ def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
         check_cache_writable,
         file_sha256,
         load_saved_table,
-        save_table,
+        save_to_cache,
     )
 
     # 3 met pathlib's bare TypeError
@@ -108,7 +108,7 @@ def real_table(folder: str | os.PathLike[str] | None = None) -> Table | None:
 
     check_cache_writable(cached, "the real NB201 data's cache")  # before the import
     log.info("importing %s into %s", tidy, cached)
-    save_table(read_tidy(tidy), cached, overwrite=True)
+    save_to_cache(read_tidy(tidy), cached, "the real NB201 data's cache")
     return load_saved_table(cached)
 
 

@@ -35,6 +35,7 @@ import logging
 import math
 import numbers
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -107,6 +108,24 @@ def is_analognas_source(source: str) -> bool:
     (True, False)
     """
     return source.startswith((PUBLISHED_SOURCE, COPY_SOURCE))
+
+
+def holds_analognas_numbers(source: str, metrics: Iterable[str]) -> bool:
+    """Whether a table holds AnalogNAS-Bench's numbers: its ``source`` says so
+    (:func:`is_analognas_source`), or it holds a metric only AnalogNAS-Bench measures (its
+    quantised, analog and drift accuracies: the benchmark's numbers written to a tidy file and
+    imported again keep them under another label).
+
+    >>> holds_analognas_numbers("tidy file mine.csv", ["accuracy", "ptq_accuracy"])
+    True
+    >>> holds_analognas_numbers("tidy file nb201_vs_analognas.csv.gz", ["accuracy", "loss"])
+    False
+    """
+    return is_analognas_source(source) or not _OWN_METRICS.isdisjoint(metrics)
+
+
+# the metrics no other benchmark this package reads measures ("accuracy" is everyone's)
+_OWN_METRICS: Final = frozenset(METRICS) - {"accuracy"}
 
 
 class _Record:

@@ -63,14 +63,13 @@ from nb201_flat.errors import (
 from nb201_flat.importers import check_source_file
 from nb201_flat.importers.naslib import from_naslib
 from nb201_flat.importers.tidy import (
-    key_name_fault,
     outside_range,
     outside_range_why,
     warn_if_fractions,
 )
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import SOURCE_SHA256
-from nb201_flat.table import TIDY_COLUMNS, Table
+from nb201_flat.table import TIDY_COLUMNS, Table, key_name_fault
 
 __all__ = ["ZC_SPLIT", "looks_like_naslib_zc", "merge_tables", "read_naslib_zc"]
 

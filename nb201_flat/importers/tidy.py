@@ -726,7 +726,7 @@ def _check_nb201_names(p: Path, datasets: Any, splits: Any, csv: bool) -> None:
 
 
 # the metrics whose names carry a rule (a range, a direction, a cost), by name or by a part
-# of it (``*_accuracy``, ``drift_*``, ``*_std``, ``*time_s``): another spelling of one would be
+# of it (``*_accuracy``, ``drift_<time>``, ``*_std``, ``*time_s``): another spelling of one would be
 # a metric of its own that no rule reads ('Accuracy' of 150, 'PTQ_Accuracy' of 150 were
 # imported and served)
 _RULED_METRICS = frozenset(["accuracy", "loss", "time_s", "epoch_time_s", *COST_METRICS])
@@ -767,7 +767,7 @@ def _misspelt_fix(right: str) -> str:
     if is_accuracy(right):
         return f"{percent} ending in _accuracy"
     if is_drift_accuracy(right):
-        return f"{percent} starting with drift_ or hwt_drift_"
+        return f"{percent} of the form drift_<time> or hwt_drift_<time> (drift_1h, hwt_drift_30d)"
     if is_spread(right):
         return f"write {right!r} (a spread, never negative), or a name not ending in _std"
     return f"write {right!r} (never negative), or a name not ending in time_s"
@@ -895,14 +895,6 @@ def _key_text_fault(col: pd.Series) -> tuple[int, str] | None:
     rows = bad if codes is None else np.isin(codes, np.flatnonzero(bad))
     row = _first(rows)  # the first row of any bad value
     return row, cast(str, faults[row if codes is None else codes[row]])
-
-
-def key_name_fault(name: object) -> str | None:
-    """Why ``name`` cannot be a dataset, split or metric name
-    (:func:`~nb201_flat.table.key_name_fault`, a blank one in a row's words), or None; for an
-    importer that names the place in its own file."""
-    fault = _key_text_fault(pd.Series([name], dtype=object))
-    return None if fault is None else fault[1]
 
 
 def _frame_text(source: str, df: pd.DataFrame, name: str) -> None:

@@ -329,8 +329,10 @@ def check_name_room(path: str | os.PathLike[str], named: str | None = "path") ->
     failed with "unable to open database file", every run's, after an empty file was made.
     Where ``path`` is a link, SQLite writes beside its target. ``named``: the parameter that
     gave ``path`` (:attr:`ResultsDB.named`)."""
+    from nb201_flat.atomic import name_max  # the writers' rule, loaded where a db is opened
+
     target = Path(os.path.realpath(path))
-    longest = _longest_name(target.parent)
+    longest = name_max(target.parent)
     room = longest - len(_SIDE_FILE_SUFFIX)
     size = len(os.fsencode(target.name))
     if size > room:
@@ -342,18 +344,6 @@ def check_name_room(path: str | os.PathLike[str], named: str | None = "path") ->
             f"{_SIDE_FILE_SUFFIX}), past the {longest} bytes a name may have there; pass a "
             f"name of at most {room} bytes",
         )
-
-
-def _longest_name(folder: Path) -> int:
-    """The longest file name, in bytes, ``folder`` (or its nearest existing parent, where it is
-    still to be made) allows; 255, the usual limit, where the platform does not say."""
-    for where in (folder, *folder.parents):
-        if where.is_dir():
-            try:
-                return int(os.pathconf(where, "PC_NAME_MAX"))
-            except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or no answer
-                break
-    return 255
 
 
 _ROOM = 64 * 1024

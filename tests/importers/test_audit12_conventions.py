@@ -63,6 +63,19 @@ def test_a_tidy_import_refuses_a_drift_accuracy_or_spread_out_of_range(
     assert not out.exists()
 
 
+def test_a_users_own_drift_metric_is_no_accuracy(tmp_path: Path) -> None:
+    # only AnalogNAS-Bench's drift_<time> names are accuracies: a drift rate of 250 ppm or -3
+    # imported before the one rule, and was then refused as 'not an accuracy in percent'
+    table = read_tidy(_tidy_csv(tmp_path / "rate.csv", "drift_rate_ppm", 250.0))
+    assert table.value(0, "cifar10", "ori-test", 200, "drift_rate_ppm") == 250.0
+    assert (
+        read_tidy(_tidy_csv(tmp_path / "neg.csv", "drift_rate_ppm", -3.0)).value(
+            0, "cifar10", "ori-test", 200, "drift_rate_ppm"
+        )
+        == -3.0
+    )
+
+
 def test_in_range_drift_values_still_import(tmp_path: Path) -> None:
     table = read_tidy(_tidy_csv(tmp_path / "ok.csv", "drift_1h_std", 0.0))
     assert table.value(0, "cifar10", "ori-test", 200, "drift_1h_std") == 0.0
@@ -127,8 +140,8 @@ def test_drift_accuracies_that_look_like_fractions_are_warned_of(
     [
         (
             "Drift_1h",
-            "write 'drift_1h' (an accuracy in percent, 0..100), or a name not starting with "
-            "drift_ or hwt_drift_",
+            "write 'drift_1h' (an accuracy in percent, 0..100), or a name not of the form "
+            "drift_<time> or hwt_drift_<time> (drift_1h, hwt_drift_30d)",
         ),
         (
             "DRIFT_1H_STD",
@@ -160,6 +173,14 @@ def test_the_caption_and_the_demo_agree_on_which_source_is_analognas(
     assert is_analognas_source(source) is analog
     assert (NOT_NB201 in benchmark_caption(Table(NB201, {}, source=source))) is analog
     assert (NOT_NB201 in benchmark_statement(source)) is analog
+
+
+def test_analognas_numbers_under_another_label_keep_their_caption(tmp_path: Path) -> None:
+    # AnalogNAS-Bench's table written to a tidy file and imported again is labelled as that
+    # file; its own metrics still say whose numbers they are
+    table = read_tidy(_tidy_csv(tmp_path / "analognas_export.csv", "ptq_accuracy", 80.0))
+    assert table.source.startswith("tidy file")
+    assert NOT_NB201 in benchmark_caption(table)
 
 
 def test_a_data_anb_copy_s_label_is_analognas(
