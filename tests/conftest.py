@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,3 +83,15 @@ def make_table() -> SyntheticFactory:
 def tiny_space() -> Space:
     """3 ops on 3 nodes: 27 cells, small enough for brute force."""
     return Space(("none", "skip_connect", "conv"), 3)
+
+
+@pytest.fixture(scope="session")
+def dead() -> int:
+    """The pid of a process that has exited (a killed writer of the atomic writers' tests)."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(child.stdout)

@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,18 +12,6 @@ import pytest
 from nb201_flat import atomic
 from nb201_flat.errors import TableFileError
 from nb201_flat.storage import load_saved_table
-
-
-@pytest.fixture(scope="module")
-def dead() -> int:
-    """The pid of a process that has exited."""
-    child = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return int(child.stdout)
 
 
 def write(target: Path, text: str) -> None:

@@ -29,18 +29,6 @@ from nb201_flat.cli import main
 from nb201_flat.errors import ArgumentError, TableFileError
 
 
-@pytest.fixture(scope="module")
-def dead() -> int:
-    """The pid of a process that has exited."""
-    child = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return int(child.stdout)
-
-
 def tree(folder: Path) -> dict[str, bytes | None]:
     """Every entry under ``folder``, hidden ones too: a file's bytes, None for a folder."""
     return {
