@@ -12,6 +12,7 @@ order, as its code carries its minimum from one to the next).
 
 from __future__ import annotations
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -34,7 +35,7 @@ from nb201_flat.landscape import A2MBarrier, BarrierPath, a2m_barrier, a2m_barri
 from nb201_flat.landscape.a2m import A2M_PAIRS
 from nb201_flat.landscape.census import LOWEST_SOME_UNMEASURED, lowest_bound_note, lowest_name
 from nb201_flat.space import NB201
-from nb201_flat.table import Table
+from nb201_flat.table import MetricKey, Table
 
 NAME = "a2m_paths"
 
@@ -94,6 +95,28 @@ def plot_barrier_paths(
     return ax
 
 
+def _check_pairs_measured(table: Table, keys: dict[str, MetricKey]) -> None:
+    """:class:`FigureSkipped` naming each of A²M's pairs with an endpoint not measured on its
+    dataset's key: the pairs are fixed cells, so no other endpoint may stand in."""
+    lacking = []
+    for ds, key in keys.items():
+        values = table.vector_for(key)
+        for a, b in A2M_PAIRS[ds]:
+            if unmeasured := [str(x) for x in (a, b) if np.isnan(values[x])]:
+                lacking.append(
+                    f"A²M's {dataset_label(ds)} pair ({a}, {b}) measured on {key} "
+                    f"({'each of ' if len(unmeasured) > 1 else ''}{' and '.join(unmeasured)} "
+                    "has no value)"
+                )
+    if lacking:
+        raise FigureSkipped(
+            NAME,
+            lacking,
+            "A²M's pairs are fixed cells, so no other cell stands in for one; "
+            "`nb201-flat train` measures cells",
+        )
+
+
 def make_a2m_paths(table: Table) -> Figure:
     """A²M's nine endpoint pairs (three per dataset the table has) with both constructions."""
     keys = present(table, TEST_KEYS)
@@ -108,6 +131,7 @@ def make_a2m_paths(table: Table) -> Figure:
             "the pairs are A²M's NB201 cells; this table's space has "
             f"{table.space.n_nodes} nodes and the ops {', '.join(table.space.ops)}",
         )
+    _check_pairs_measured(table, keys)
     ncols = max(len(p) for p in A2M_PAIRS.values())
     fig, axes = new_figure(len(keys), ncols, figsize=(3.1 * ncols + 0.5, 2.7 * len(keys) + 0.5))
     unmeasured = []  # per key: cells its lowest paths avoid (their barriers upper bounds)

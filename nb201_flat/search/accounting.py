@@ -244,7 +244,7 @@ def budget_matched(
                 }
             )
     run_frame = curve_frame = pd.DataFrame()
-    stalls: list[str] = []  # the controls' own stalls, as the runner noted them
+    stalls: list[str] = []  # the controls' own notes (stalls, runs without a test value)
     if cells:
         # every control in one pool: the processes share the work of all of them at once
         res, stalls = run_cells_and_stalls(

@@ -135,6 +135,12 @@ def _diff_ci(d: float, lo: float, hi: float) -> str:
     return f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]"
 
 
+def _diff_ci_n(d: float, lo: float, hi: float, n: int) -> str:
+    """:func:`_diff_ci` with its pair count: a mean over fewer than the runs reads as
+    theirs otherwise."""
+    return f"{_diff_ci(d, lo, hi)}, n = {n}"
+
+
 # the three comparisons issue 17 asks for, per protocol, beside the claim
 _ACCOUNTING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("NA-RS − RS", "NA-RS − RS"),
@@ -178,8 +184,8 @@ def _accounting_section(result: ReproduceResult) -> list[str]:
     out.append(
         "A neighbourhood-aware search with free neighbour look-ups evaluates many more cells "
         "than its budget charges. Each comparison below is paired by seed and shown with its "
-        f"{ci_level(result.config.confidence)} bootstrap CI; *budget-matched* RS is RS given the "
-        "simulated time NA-RS actually used (charged queries plus what its free look-ups would "
+        f"{ci_level(result.config.confidence)} bootstrap CI and its `n`, the seeds paired "
+        "(both runs have a test value); *budget-matched* RS is RS given the simulated time NA-RS actually used (charged queries plus what its free look-ups would "
         "have cost); *best-evaluated NA-RS* evaluates exactly NA-RS's cells but returns the best "
         "validation cell among all of them. `evals` are mean evaluations per run (charged "
         "queries plus free look-ups)."
@@ -199,7 +205,9 @@ def _accounting_section(result: ReproduceResult) -> list[str]:
             by = {str(r["comparison"]): r for _, r in g.iterrows()}
             for comp, head in _ACCOUNTING_COLUMNS:
                 r = by.get(comp)
-                row[head] = "" if r is None else _diff_ci(r["diff"], r["ci_lo"], r["ci_hi"])
+                row[head] = (
+                    "" if r is None else _diff_ci_n(r["diff"], r["ci_lo"], r["ci_hi"], r["n"])
+                )
             na = by.get("NA-RS − RS")
             ctrl = by.get("NA-RS − budget-matched RS")
             row["evals NA-RS / RS / matched RS"] = (
@@ -236,7 +244,9 @@ def _accounting_section(result: ReproduceResult) -> list[str]:
             for a, b in zip(t["a_evaluations"], t["b_evaluations"], strict=True)
         ]
         out.append(
-            markdown_table(t[["protocol", "dataset", "comparison", "diff [CI]", "evals a / b"]])
+            markdown_table(
+                t[["protocol", "dataset", "comparison", "n", "diff [CI]", "evals a / b"]]
+            )
         )
     m = result.matched
     if not m.empty:

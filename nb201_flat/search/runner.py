@@ -700,9 +700,10 @@ def run_cells_and_stalls(
     progress: bool = False,
     curve_points: int = 51,
 ) -> tuple[SearchResults, list[str]]:
-    """:func:`run_cells`, and the notes among its notes that speak of its runs (stalled:
-    :func:`stalled_notes`; never past their selection: :func:`_unselected_notes`), for a
-    caller that passes on those alone (the budget-matched controls)."""
+    """:func:`run_cells`, and the notes among its notes that speak of its runs (runs with no
+    test value: :func:`_unreported_notes`; stalled: :func:`stalled_notes`; never past their
+    selection: :func:`_unselected_notes`), for a caller that passes on those alone (the
+    budget-matched controls)."""
     cells = check_cells(cells)
     if not cells:
         raise ProtocolError("no protocol given")
@@ -767,7 +768,8 @@ def run_cells_and_stalls(
     ]
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
-    notes += _unreported_notes(runs_df, runs)
+    unreported = _unreported_notes(runs_df, runs)
+    notes += unreported
     stalls = stalled_notes(((b[0].name, b[1], b[3]) for b in blocks), runs)
     stalls += _unselected_notes(blocks, runs)
     results = SearchResults(
@@ -777,7 +779,7 @@ def run_cells_and_stalls(
         protocols=tuple(prots),
         searches={(p.name, lab): a for p, lab, a in given},
     )
-    return results, [spelled(n) for n in stalls]
+    return results, [*unreported, *(spelled(n) for n in stalls)]
 
 
 #: the searches whose every result is an NA score (the best-evaluated control offers each
