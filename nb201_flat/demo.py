@@ -33,6 +33,12 @@ FLATTEST_MEANING = (
     "highest mean value over the {n} radius-1 neighbours (cells one operation away) among the "
     "top 1 % by value"
 )
+#: the same on a partly measured table: each mean is over its measured neighbours only, and
+#: the pool is the top of the measured cells (all of them where fewer than 1 % are measured)
+FLATTEST_MEANING_PARTIAL = (
+    "highest mean value over each cell's measured radius-1 neighbours (of its {n} cells one "
+    "operation away) among the top {k} of the {measured} measured cells by value"
+)
 
 
 #: how a Python caller loads an imported NB201 table in place of the embedded default
@@ -98,6 +104,9 @@ class BestArch:
     nbhd_mean: float
     nbhd_min: float
     sharpness: float
+    #: how many of its radius-1 neighbours are measured (the mean, min and sharpness are over
+    #: these; fewer than the space's count on a partly measured table)
+    nbhd_n: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +120,16 @@ class PairedDifference:
     ci_low: float
     ci_high: float
     n: int
+
+    @property
+    def caveat(self) -> str | None:
+        """What its CI is worth where it pairs fewer than ``MIN_RUNS_VERDICT`` runs, else None
+        (the text and the JSON both give it)."""
+        from nb201_flat.search.statistics import FEW_PAIRS_CAVEAT, MIN_RUNS_VERDICT
+
+        if self.n >= MIN_RUNS_VERDICT:
+            return None
+        return f"fewer than {MIN_RUNS_VERDICT} pairs: {FEW_PAIRS_CAVEAT}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +147,7 @@ class DemoResult:
     median_sharpness: float
     #: NaN where the values do not define it (every measured value equal, one measured cell)
     fitness_distance_correlation: float
+    #: measured cells with no strictly better measured neighbour, among those with at least one
     local_optima: int
     barrier_best_two: dict[str, Any] | None
     protocol: str
@@ -143,6 +163,11 @@ class DemoResult:
     #: cell, as in a table of a neighbourhood: each query of an unmeasured cell would be
     #: charged and read NaN); the search fields are then empty
     search_skipped: ProtocolError | None = None
+    #: measured cells with no measured radius-1 neighbour: no optimum or not, so not counted
+    #: in :attr:`local_optima`
+    unjudged_optima: int = 0
+    #: the cells the flattest is chosen among: the top 1 % by value that are measured
+    flattest_pool: int = 0
 
     def __repr__(self) -> str:
         p = self.paired[0] if self.paired else None
@@ -170,11 +195,14 @@ class DemoResult:
                 "arch": self.flattest.arch,
                 "value": self.flattest.value,
                 "nbhd_mean": self.flattest.nbhd_mean,
+                "nbhd_n": self.flattest.nbhd_n,
+                "pool": self.flattest_pool,
                 "meaning": self.flattest_meaning,
             },
             "median_sharpness": self.median_sharpness,
             "fitness_distance_correlation": self.fitness_distance_correlation,
             "local_optima": self.local_optima,
+            "local_optima_unjudged": self.unjudged_optima,
             "barrier_best_two": self.barrier_best_two,
             **({} if self.stand_ins is None else {"stand_ins": self.stand_ins}),
             "search": {"skipped": str(self.search_skipped), "notes": list(self.notes)}
@@ -192,6 +220,7 @@ class DemoResult:
                         "mean": p.mean,
                         "ci95": [p.ci_low, p.ci_high],
                         "n": p.n,
+                        **({} if p.caveat is None else {"caveat": p.caveat}),
                     }
                     for p in self.paired
                 ],
@@ -208,6 +237,7 @@ def _arch_dict(b: BestArch) -> dict[str, Any]:
         "nbhd_mean": b.nbhd_mean,
         "nbhd_min": b.nbhd_min,
         "sharpness": b.sharpness,
+        "nbhd_n": b.nbhd_n,
     }
 
 
@@ -276,7 +306,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     stand = StandIns.of(table, key.dataset, key.epochs)
     flat = flatness(space, values, radius=1, stand_ins=stand)
     sharp = flat["sharpness"]  # pandas: its median skips NaN without numpy's all-NaN warning
-    col = {c: flat[c].to_numpy() for c in ("mean", "min", "sharpness")}
+    col = {c: flat[c].to_numpy() for c in ("mean", "min", "sharpness", "n")}
 
     def arch(i: int) -> BestArch:
         return BestArch(
@@ -286,6 +316,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
             nbhd_mean=float(col["mean"][i]),
             nbhd_min=float(col["min"][i]),
             sharpness=float(col["sharpness"][i]),
+            nbhd_n=int(col["n"][i]),
         )
 
     ranked = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
@@ -296,6 +327,17 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     # None where no cell of the pool has a measured neighbour (a sparse table)
     flattest = None if np.isnan(pool_means).all() else int(top_pool[np.nanargmax(pool_means)])
     optima = local_optima(space, values)
+    # a measured cell none of whose neighbours is measured is an "optimum" by default only
+    # (stand-ins count here, as in local_optima)
+    measured_nbrs = (~np.isnan(space.neighbours(1).gather(values))).sum(axis=1)
+    unjudged = ~np.isnan(values) & (measured_nbrs == 0)
+    measured = int((~np.isnan(values)).sum())
+    size1 = space.neighbourhood_size(1, exact=True)
+    meaning = (
+        FLATTEST_MEANING.format(n=size1)
+        if measured == space.size
+        else FLATTEST_MEANING_PARTIAL.format(n=size1, k=len(top_pool), measured=measured)
+    )
     tree = barrier_tree(space, values)
     barrier_notes: tuple[str, ...] = ()
     try:
@@ -325,13 +367,15 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         "benchmark": benchmark_statement(table.source),
         "metric": str(key),
         "archs": space.size,
-        "measured": int((~np.isnan(values)).sum()),
+        "measured": measured,
         "best": tuple(arch(int(i)) for i in order),
         "flattest": None if flattest is None else arch(flattest),
-        "flattest_meaning": FLATTEST_MEANING.format(n=space.neighbourhood_size(1, exact=True)),
+        "flattest_meaning": meaning,
+        "flattest_pool": len(top_pool),
         "median_sharpness": float(sharp.median()),  # NaN (shown as -) where none is defined
         "fitness_distance_correlation": float(fdc),
-        "local_optima": int(optima.sum()),
+        "local_optima": int((optima & ~unjudged).sum()),
+        "unjudged_optima": int(unjudged.sum()),
         "barrier_best_two": None
         if path is None
         else {

@@ -120,24 +120,45 @@ def seed_words(table: Table, key: MetricKey) -> str:
     (:meth:`~nb201_flat.table.Table.vector`). A stored value is not called a mean: some
     sources keep one seed's value there (NASLib's ``naslib-valid``), or say nothing of seeds.
     A key may store per-seed values beside it (NB201's 200-epoch ``x-valid``): they are named,
-    as not read, rather than denied."""
+    as not read, rather than denied. Where some cells are measured at fewer of the stored
+    seeds (a partly retrained table), their mean is over those: said, with how many."""
     seeds = table.seeds(key)
     if (key, None) in table.data:
         if not seeds:
             return "value: the table's one stored value per cell (no per-seed values)"
         return f"value: the table's one stored value per cell, not its per-seed values ({seed_list(seeds)})"
     n = len(seeds)
+    short = cells_at_fewer_seeds(table, key)
+    if short:
+        return (
+            f"value: mean over the seeds measured at each cell (of the {n} stored): {short:,} "
+            f"cell{'s' if short != 1 else ''} at fewer than {n}"
+        )
     return f"value: mean over the {n} stored seed{'s' if n != 1 else ''}"
+
+
+def cells_at_fewer_seeds(table: Table, key: MetricKey) -> int:
+    """How many cells of ``key`` are measured at some but not all of its stored seeds (their
+    mean is over fewer seeds than the others'); 0 where it stores no per-seed values."""
+    seeds = table.seeds(key)
+    if len(seeds) < 2:
+        return 0
+    measured = np.stack([~np.isnan(table.data[(key, s)]) for s in seeds]).sum(axis=0)
+    return int(((measured > 0) & (measured < len(seeds))).sum())
 
 
 def seed_fields(table: Table, key: MetricKey) -> dict[str, Any]:
     """:func:`seed_words` for a JSON output: what each value read is (``values_read``: the
     table's ``"stored value"`` per cell, or the ``"mean over stored seeds"``) and the seeds
-    the key stores (``stored_seeds``; read or not)."""
+    the key stores (``stored_seeds``; read or not); a mean also says how many cells are
+    measured at fewer of those seeds (``cells_at_fewer_seeds``)."""
     stored = (key, None) in table.data
+    if stored:
+        return {"values_read": "stored value", "stored_seeds": list(table.seeds(key))}
     return {
-        "values_read": "stored value" if stored else "mean over stored seeds",
+        "values_read": "mean over stored seeds",
         "stored_seeds": list(table.seeds(key)),
+        "cells_at_fewer_seeds": cells_at_fewer_seeds(table, key),
     }
 
 

@@ -85,7 +85,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from nb201_flat.cli.landscape import sharp_legend
     from nb201_flat.errors import check_int_range, check_seed
     from nb201_flat.search.runner import check_runs
-    from nb201_flat.search.statistics import FEW_PAIRS_CAVEAT, MIN_RUNS_VERDICT
 
     check_int_range("--top", args.top, 1)
     # the runner's bound, before any work; the demo prints a confidence interval
@@ -105,31 +104,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"({out['archs']} archs, loaded in {load_s:.2f} s)")
     print(f"metric: {out['metric']} in %  ({out['measured']} archs measured)\n")
     size = table.space.neighbourhood_size(1, exact=True)  # NB201's 24; another space's own
-    print(
-        f"best {len(out['best'])} by value (%), with their radius-1 neighbourhood ({size} cells):"
-    )
+    # a partly measured table: each neighbourhood's numbers are over its measured cells only
+    partial = out["measured"] < out["archs"]
+    of = f"{size} cells; nb n: how many of them are measured" if partial else f"{size} cells"
+    print(f"best {len(out['best'])} by value (%), with their radius-1 neighbourhood ({of}):")
     if len(out["best"]) < args.top:
         print(f"  (only {out['measured']} architectures are measured; --top {args.top} asked)")
-    print(f"  {'index':>6} {'value':>7} {'nb mean':>8} {'nb min':>7} {'sharp':>6}  arch")
+    n_head = f" {'nb n':>4}" if partial else ""
+    print(f"  {'index':>6} {'value':>7} {'nb mean':>8} {'nb min':>7} {'sharp':>6}{n_head}  arch")
     print(f"  {sharp_legend('nb mean')}")
     for b in out["best"]:
+        n_col = f" {b['nbhd_n']:>4}" if partial else ""
         print(
             f"  {b['index']:>6} {b['value']:7.2f} {num(b['nbhd_mean'], '.2f'):>8} "
-            f"{num(b['nbhd_min'], '.2f'):>7} {num(b['sharpness'], '.2f'):>6}  {b['arch']}"
+            f"{num(b['nbhd_min'], '.2f'):>7} {num(b['sharpness'], '.2f'):>6}{n_col}  {b['arch']}"
         )
     f = out["flattest_of_top_1pct"]
+    # the pool as it is: the top 1 % less its unmeasured cells
+    pool = f"top {f['pool']} of the {out['measured']} measured" if f and partial else "top 1 %"
     if f is None:
         print("\nflattest of the top 1 %: none of them has a measured radius-1 neighbour")
     else:
+        over = f" (over {f['nbhd_n']} of {size} measured)" if partial else ""
         print(
-            f"\nflattest of the top 1 %: {f['index']} value {f['value']:.2f} %, neighbourhood "
-            f"mean {f['nbhd_mean']:.2f} %  {f['arch']}"
+            f"\nflattest of the {pool}: {f['index']} value {f['value']:.2f} %, neighbourhood "
+            f"mean {f['nbhd_mean']:.2f} %{over}  {f['arch']}"
         )
         print(f"  (flattest = {f['meaning']})")
     print(f"median sharpness (value - radius-1 mean): {num(out['median_sharpness'], '.2f')} points")
+    unjudged = out["local_optima_unjudged"]
+    # cells with no measured neighbour are optima by default only: left out, and said
+    left_out = (
+        f" (of the measured cells with a measured neighbour; {unjudged:,} have none)"
+        if unjudged
+        else ""
+    )
     print(
         f"fitness-distance correlation: {fdc_text(out['fitness_distance_correlation'])}; "
-        f"local optima at radius 1: {out['local_optima']}"
+        f"local optima at radius 1: {out['local_optima']}{left_out}"
     )
     if out["barrier_best_two"]:
         b = out["barrier_best_two"]
@@ -164,8 +176,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"  NA-RS - RS, paired by run, {p['dataset']}: {num(p['mean'], '+.2f')} points, "
             f"95 % bootstrap CI [{num(lo, '+.2f')}, {num(hi, '+.2f')}] (n={p['n']})"
         )
-        if p["n"] < MIN_RUNS_VERDICT:  # the caveat report.md gives such a row
-            print(f"    fewer than {MIN_RUNS_VERDICT} pairs: {FEW_PAIRS_CAVEAT}")
+        if "caveat" in p:  # the caveat report.md gives a row of too few pairs
+            print(f"    {p['caveat']}")
     for note in s["notes"]:
         print(f"  note: {note}")
     return 0

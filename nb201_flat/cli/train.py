@@ -847,6 +847,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         {
             "index": r.job.index,
             "arch": r.job.arch,
+            # the results key, as import --space takes it: it tells network sizes apart
+            "space": r.job.key.space,
             "dataset": r.job.dataset,
             "epochs": r.job.epochs,
             "seed": r.job.seed,
