@@ -152,7 +152,9 @@ DATASET_LABELS: Final[dict[str, str]] = {
     "ImageNet16-120": "ImageNet16-120",
 }
 
-#: NATS-Bench's per-dataset time budgets (seconds), by the dataset searched.
+#: NATS-Bench's per-dataset time budgets (seconds), by the dataset searched. These and
+#: :data:`NB201_TIME_BUDGET` are seconds of NB201's own training: a table of retrained times is
+#: refused them (:func:`~nb201_flat.search.protocol.check_benchmark_times`).
 TIME_BUDGETS: Final[dict[str, float]] = {
     CIFAR10_VALID: 20_000.0,
     "cifar100": 40_000.0,

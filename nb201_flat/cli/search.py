@@ -59,7 +59,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="search algorithm (any case: NA-RS = na-rs)",
     )
     p.add_argument(
-        "--protocol", default="nb201", type=str.lower, choices=PROTOCOL_NAMES, help="default: nb201"
+        "--protocol",
+        default="nb201",
+        type=str.lower,
+        choices=PROTOCOL_NAMES,
+        help="default: nb201. The time budgets of nb201 and per-dataset are seconds of NB201's "
+        "own training, refused on a table of retrained times (its space key recorded): use "
+        "fixed-n there",
     )
     _add_run_args(p, runs=100)
     p.add_argument(
@@ -357,6 +363,7 @@ def _search_algorithm(args: argparse.Namespace) -> SearchAlgorithm:
 def cmd_search(args: argparse.Namespace) -> int:
     from nb201_flat.conventions import budget_rule_note
     from nb201_flat.search import protocols_by_name, run_search
+    from nb201_flat.search.protocol import check_benchmark_times
 
     _check_search_options(args)
     from nb201_flat.errors import check_seed
@@ -373,6 +380,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     table = open_table(args)
     given_scale = 1.0 if args.budget_scale is None else args.budget_scale
     timed = args.protocol != "fixed-n"
+    if timed:  # the protocols' own refusal, naming this command's way out (no seconds flag)
+        check_benchmark_times(table, (args.protocol,))
     protocols = protocols_by_name(
         args.protocol,
         table,
@@ -618,6 +627,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from nb201_flat.atomic import check_replaceable_files
     from nb201_flat.conventions import SEARCH_EPOCHS
     from nb201_flat.search.grid import reproduce
+    from nb201_flat.search.protocol import TIMED_PROTOCOLS, check_benchmark_times
     from nb201_flat.search.report import write_report
     from nb201_flat.search.statistics import claim_rows
 
@@ -640,6 +650,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     jobs = _jobs(args)  # before the long run
     table = open_table(args)
     check_outside_table(args.out, table, "--out")
+    # before the long run, naming this command's way out: the grid's time budgets are NB201's
+    check_benchmark_times(table, [f for f in cfg.protocols if f in TIMED_PROTOCOLS])
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())
     took = time.perf_counter() - t0

@@ -11,7 +11,9 @@ the cost key and budget, and the test keys read after the search. Three families
     NATS-Bench's: search each dataset's own ``x-valid`` (``cifar10-valid``, ``cifar100``,
     ``ImageNet16-120``) with 20,000 / 40,000 / 120,000 s and report that dataset's test.
     Searched at 200 epochs, either family's time budget is x 200/12 (the epochs rule,
-    :func:`~nb201_flat.conventions.budget_scale_for`, applied by the builders).
+    :func:`~nb201_flat.conventions.budget_scale_for`, applied by the builders). Their built-in
+    budgets are in the seconds of NB201's own training: a table of retrained times (one that
+    records its space key) is refused them (:func:`check_benchmark_times`).
 ``fixed-n``
     N charged queries, no time: at any search epochs the table stores (the time-budgeted
     families search 12 or 200, :data:`~nb201_flat.conventions.SEARCH_EPOCHS`, the schedules
@@ -179,6 +181,12 @@ class Protocol:
         passes sets it (the reproduce grid's 12-epoch budgets); None (the default): the field
         itself, ``budget_seconds`` or ``budget_queries``. Not part of the protocol's identity;
         :meth:`replace` resets it where it changes a budget.
+    benchmark_budget
+        True where ``budget_seconds`` is a built-in budget (NB201's or NATS-Bench's, times
+        any ``budget_scale``: what the builders set unless given a budget), in the seconds
+        of NB201's own training, which :meth:`check` refuses on a table of retrained times
+        (:func:`check_benchmark_times`). Not part of the protocol's identity; :meth:`replace`
+        resets it where it changes a budget.
     """
 
     name: str
@@ -192,6 +200,7 @@ class Protocol:
     sampling: Sampling = "uniform"
     seed_fallback: bool = False
     budget_by: str | None = field(default=None, compare=False, repr=False)
+    benchmark_budget: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # a name keys the results (a list: unhashable later, None: a column of None)
@@ -201,6 +210,9 @@ class Protocol:
             )
         # "no" was truthy: a single stored value served for 'random' in silence
         object.__setattr__(self, "seed_fallback", check_flag("seed_fallback", self.seed_fallback))
+        object.__setattr__(
+            self, "benchmark_budget", check_flag("benchmark_budget", self.benchmark_budget)
+        )
         if self.budget_by is not None and not isinstance(self.budget_by, str):
             raise ProtocolError(
                 (
@@ -303,7 +315,7 @@ class Protocol:
 
     def replace(self, **changes: object) -> Protocol:
         """A copy with some fields changed (validated again); a budget changed is the field's
-        own (:attr:`budget_by` reset, unless given)."""
+        own (:attr:`budget_by` and :attr:`benchmark_budget` reset, unless given)."""
         known = {f.name for f in dataclasses.fields(self)} | {"seed"}  # seed: the old name
         if unknown := sorted(changes.keys() - known):  # else the constructor's TypeError
             raise ProtocolError(
@@ -315,6 +327,7 @@ class Protocol:
             changes["seed_policy"] = renamed_seed(policy, changes.pop("seed"))  # type: ignore[arg-type]
         if {"budget_seconds", "budget_queries"} & changes.keys():
             changes.setdefault("budget_by", None)
+            changes.setdefault("benchmark_budget", False)
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def budget_param(self, seconds: bool) -> Param | None:
@@ -384,6 +397,13 @@ class Protocol:
                     " lists each key's archs), or another ",
                     Param("table"),
                 ),
+            )
+        if self.benchmark_budget and self.budget_seconds is not None:
+            check_benchmark_times(
+                table,
+                (self.name,),
+                ("give a budget in the table's own seconds (", Param("budget_seconds"), ")"),
+                _QUERY_BUDGET,
             )
         notes: list[str] = []
         if self.cost is not None and self.cost_scale != 1.0:
@@ -492,18 +512,33 @@ class Protocol:
             return
         unserved = ~served
         # the same key at another schedule, where every cell has a value (a builder's
-        # epochs; not where the search reads a reported key: fixed-n's fallback has its own)
+        # epochs; not where the search reads a reported key: fixed-n's fallback has its own;
+        # a built-in time budget only at its schedules, check_timed_epochs)
         whole = sorted(
             k.epochs
             for k in table
             if not self.optimistic
             and dataclasses.replace(k, epochs=self.search.epochs) == self.search
             and k != self.search
+            and (not self.benchmark_budget or k.epochs in SEARCH_EPOCHS)
             and not np.isnan(table.vector_for(k)).any()
         )
-        other: tuple[Part, ...] = (
-            (", e.g. at another schedule (", Param("epochs", whole[0]), ")") if whole else ()
-        )
+        ways: list[Sequence[Part]] = []
+        if whole:
+            ways.append(
+                ("search a schedule measured on every one (", Param("epochs", whole[0]), ")")
+            )
+        if table.meta.get("space_key") is not None:  # a retraining table: its cells can be trained
+            ways.append(
+                (
+                    "train the missing cells (",
+                    Call("nb201_flat.train"),
+                    ") and import them again (",
+                    Call("nb201_flat.importers.import_table"),
+                    ")",
+                )
+            )
+        ways.append(("use another ", Param("table")))
         policy = (
             ""
             if self.seed_policy == "mean" or not seeds
@@ -514,14 +549,7 @@ class Protocol:
             f"architectures have no {self.search} value{policy} (e.g. cell "
             f"{int(np.flatnonzero(unserved)[0])}), so each query of one would be charged "
             "and return NaN",
-            (
-                "search a key measured on every architecture (",
-                Call("Table.info"),
-                " lists each key's archs)",
-                *other,
-                ", or use another ",
-                Param("table"),
-            ),
+            _either(ways),
         )
 
     def oracle_data(self, table: Table) -> OracleData:
@@ -822,16 +850,51 @@ def check_timed_epochs(
         (f"search {' or '.join(map(str, SEARCH_EPOCHS))} epochs (", epochs_by, ")"),
         *others,
     ]
+    raise ProtocolError(
+        f"{' and '.join(timed)} {have}, set for {BUDGET_EPOCHS}-epoch searches and scaled "
+        f"for {scaled}, and none for {other[0]} epochs",
+        _either(ways),
+    )
+
+
+def check_benchmark_times(table: Table, names: Iterable[str], *ways: Sequence[Part]) -> None:
+    """Refuse the built-in time budgets of ``names`` (protocols or families holding one) on a
+    ``table`` of retrained times: one that records its space key (``meta["space_key"]``, as a
+    results database's import or a tidy file's ``space`` column sets it). NB201's and
+    NATS-Bench's budgets are seconds of NB201's own training; charged against times measured
+    on another machine or network size they buy a search of another size (a few seconds a
+    cell: the whole space). ``ways`` are the caller's ways out, a query budget by default.
+
+    >>> from nb201_flat.testing import synthetic_table
+    >>> t = synthetic_table()
+    >>> check_benchmark_times(t, ("nb201",))  # NB201's own numbers: served
+    >>> retrained = Table(t.space, t.data, source="retrained", meta={"space_key": "nb201@C4N1"})
+    >>> check_benchmark_times(retrained, ("nb201",))
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ProtocolError: nb201 has a built-in time budget in seconds of NB201's own training, but table 'retrained' holds retrained times (space 'nb201@C4N1'), against which it buys a search of another size; use a query budget instead (n=N protocol='fixed-n')
+    """
+    space = table.meta.get("space_key")
+    names = list(dict.fromkeys(names))
+    if space is None or not names:
+        return
+    have = "has a built-in time budget" if len(names) == 1 else "have built-in time budgets"
+    raise ProtocolError(
+        f"{' and '.join(names)} {have} in seconds of NB201's own training, but table "
+        f"{table.source!r} holds retrained times (space {str(space)!r}), against which "
+        f"{'it buys' if len(names) == 1 else 'they buy'} a search of another size",
+        _either(ways or (_QUERY_BUDGET,)),
+    )
+
+
+def _either(ways: Sequence[Sequence[Part]]) -> list[Part]:
+    """A refusal's ways out as one fix: ``a, b, or c``."""
     fix: list[Part] = []
     for i, way in enumerate(ways):
         if i:
             fix.append(", or " if i == len(ways) - 1 else ", ")
         fix += way
-    raise ProtocolError(
-        f"{' and '.join(timed)} {have}, set for {BUDGET_EPOCHS}-epoch searches and scaled "
-        f"for {scaled}, and none for {other[0]} epochs",
-        fix,
-    )
+    return fix
 
 
 def _fixed_n_instead(epochs: int) -> tuple[Part, ...]:
@@ -854,10 +917,13 @@ def nb201_protocol(
     """The NAS-Bench-201 paper's random-search protocol (see the module docstring).
 
     ``budget_seconds`` defaults to NB201's 12,000 s under the epochs rule (x 200/12 at 200
-    epochs, :func:`~nb201_flat.conventions.budget_scale_for`); one given is used as it is.
+    epochs, :func:`~nb201_flat.conventions.budget_scale_for`), in seconds of NB201's own
+    training (refused on a table of retrained times: :func:`check_benchmark_times`); one given
+    is used as it is.
     """
     seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
+    built_in = budget_seconds is None
     if budget_seconds is None:
         # a budget given is used at any epochs: only the built-in one has a schedule
         check_timed_epochs(
@@ -876,6 +942,7 @@ def nb201_protocol(
         budget_seconds=budget_seconds,  # Protocol checks it: float() took "5" and True
         cost=cost_key("cifar10"),
         repeats=repeats,
+        benchmark_budget=built_in,
     )
 
 
@@ -889,7 +956,8 @@ def per_dataset_protocols(
     repeats: Repeats = "charge",
 ) -> tuple[Protocol, ...]:
     """NATS-Bench's per-dataset protocols; budgets 20,000 / 40,000 / 120,000 s x
-    ``budget_scale``, on top of the epochs rule (x 200/12 at 200 epochs)."""
+    ``budget_scale``, on top of the epochs rule (x 200/12 at 200 epochs): seconds of NB201's
+    own training, refused on a table of retrained times (:func:`check_benchmark_times`)."""
     seed_policy = renamed_seed(seed_policy, seed)
     epochs = _check_epochs(epochs)
     check_timed_epochs(("per-dataset",), (epochs,), Param("epochs"), _fixed_n_instead(epochs))
@@ -922,6 +990,7 @@ def per_dataset_protocols(
                 cost=cost_key(ds),
                 repeats=repeats,
                 budget_by="budget_scale",
+                benchmark_budget=True,
             )
         )
     return tuple(out)
@@ -1098,7 +1167,7 @@ def protocols_by_name(
             budget_seconds=_time_budget(NB201_TIME_BUDGET, epochs, budget_scale),
             repeats=repeats,
         )
-        return (nb201.replace(budget_by="budget_scale"),)
+        return (nb201.replace(budget_by="budget_scale", benchmark_budget=True),)
     if name == "per-dataset":
         return per_dataset_protocols(
             epochs=epochs,

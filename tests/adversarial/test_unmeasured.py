@@ -186,7 +186,7 @@ def test_cli_search_with_no_run_reporting_a_value_is_one_line_exit_2(
         assert main(argv) == 2
         out, err = capsys.readouterr()
         assert out == "" and err.count("\n") == 1, err
-        assert unmeasured in err and err.endswith("or use another --table\n"), err
+        assert unmeasured in err and err.endswith("NaN; use another --table\n"), err
         return
     assert main(argv) == 0
     out, err = capsys.readouterr()

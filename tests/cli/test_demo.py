@@ -191,7 +191,7 @@ def test_demo_on_a_table_whose_two_best_no_path_joins(
     skipped = [line for line in out.splitlines() if line.startswith("RS vs NA-RS")]
     assert len(skipped) == 1 and skipped[0].startswith("RS vs NA-RS: not run: protocol"), out
     assert "12,500 of the 15,625 architectures have no" in skipped[0]
-    assert skipped[0].endswith("or use another --table"), skipped
+    assert skipped[0].endswith("; use another --table"), skipped
     assert f"no lowest barrier between the two best: no path joins 0 and {far}" in out
     assert "nan" not in out.replace(skipped[0], "").lower() and "paired by run" not in out
     assert main(["demo", "--runs", "3", "--top", "2", "--table", str(path), "--json"]) == 0

@@ -189,7 +189,7 @@ def test_unmeasured_search_cells_are_refused_under_every_policy(like: Table) -> 
             "cifar10-valid/x-valid@12ep:accuracy value (e.g. cell 0), so each query of one "
             "would be charged and return NaN"
         ), info.value
-        assert "e.g. at another schedule (epochs=200)" in str(info.value)
+        assert "search a schedule measured on every one (epochs=200)" in str(info.value)
         with pytest.raises(ProtocolError, match="5,209 of the 15,625"):
             Session(holes, p)  # refused before the session can charge anything
     # a fixed seed's own check is unchanged: measured cells the seed lacks
@@ -229,8 +229,7 @@ def test_the_command_line_refuses_them_in_one_line(
     path = str(save_table(_holes_at_12_epochs(like), tmp_path / "holes.nb201"))
     line = _line(capsys, "search", "--algo", "rs", "--runs", "3", "--table", path)
     assert line.endswith(
-        "(`nb201-flat info` lists each key's archs), e.g. at another schedule (--epochs 200), "
-        "or use another --table"
+        "; search a schedule measured on every one (--epochs 200), or use another --table"
     ), line
 
 
