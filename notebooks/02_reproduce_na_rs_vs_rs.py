@@ -22,7 +22,7 @@
 # confidence intervals and a verdict per cell. Here: a quick grid (few runs, one NA
 # objective: radius 1, mean, including the cell, free neighbour look-ups), a smoke test whose
 # verdict column reads "none (smoke test)"; the full grid, verdicts and all, is
-# `nb201-flat reproduce` (its committed run, `results/reproduce_nb201/report.md`, took 5.0 s
+# `nb201-flat reproduce` (its committed run, `results/reproduce_nb201/report.md`, took 6.0 s
 # on two cores, numba's kernels cached, as that report and
 # `results/README.md` state).
 

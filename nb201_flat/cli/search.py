@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "gives the mean per run of the queries charged to the budget and of the evaluations "
         "(charged queries plus the free neighbour look-ups of NA searches; --json also has "
         "free_queries, and total_seconds: charged seconds plus what the free look-ups would "
-        "have cost to train).",
+        "have cost to train). In --json a row's seconds are simulated training time, and "
+        "wall_seconds how long the command took.",
     )
     p.add_argument(
         "--algo",
@@ -64,8 +65,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=str.lower,
         choices=PROTOCOL_NAMES,
         help="default: nb201. The time budgets of nb201 and per-dataset are seconds of NB201's "
-        "own training, refused on a table of retrained times (its space key recorded): use "
-        "fixed-n there",
+        "own training, refused on a table of retrained times (its space key recorded, or its "
+        "median cell a tenth of NB201's time or less): use fixed-n there",
     )
     _add_run_args(p, runs=100)
     p.add_argument(
@@ -73,8 +74,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=parse_int,
         default=None,
         help="schedule searched (default 12): 12 or 200 with nb201 and per-dataset, whose time "
-        "budgets are set for those; any the table stores with fixed-n (fixed-n on a table "
-        "without a validation split searches its 200-epoch report key, and refuses others)",
+        "budgets are set for those; any the table stores with fixed-n, which searches x-valid "
+        "and reports the test split (on a table without both it searches one 200-epoch key "
+        "itself, and refuses other epochs)",
     )
     p.add_argument(
         "--seed-policy",
@@ -162,7 +164,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         # statistics.MIN_RUNS_VERDICT, not read from it here (that import costs every
         # command's start-up pandas): tests/cli/test_search_audit10.py holds them equal
         description="Run RS, NA-RS (and relatives) over the grid of protocol choices, write "
-        "summary/paired/anchors/curves CSVs and report.md to --out (atomically), with a "
+        "summary/paired/anchors/curves CSVs and report.md (naming the table and its sha256) "
+        "to --out (atomically), with a "
         "verdict per row: reproduced, contradicted or inconclusive; none for a row of fewer "
         "than 20 paired runs (its CI is still given). A grid where some row "
         "would have fewer than two runs with a reported value (no confidence interval) is "
@@ -207,8 +210,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="comma-separated schedules searched (default 12,200; 12 with --quick): 12 and/or "
         "200 with nb201 or per-dataset, whose time budgets are set for those; any the table "
-        "stores with fixed-n alone (on a table without a validation split fixed-n searches its "
-        "200-epoch key, and refuses others)",
+        "stores with fixed-n alone (on a table without both a validation and a test split "
+        "fixed-n searches one 200-epoch key itself, and refuses others)",
     )
     p.add_argument(
         "--fixed-n",
@@ -249,9 +252,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "charge": {levels: name for name, levels in _CHARGE_LEVELS.items()},
             "protocols": {("fixed-n",): "fixed-n"},
         },
+        # a query budget (the protocols' Call of fixed_n_protocols) is the grid's fixed-n
+        # family, with its queries per run
         param_elsewhere={
-            name: f"ReproduceConfig({name}=...) in Python"
-            for name in ("budget_scale_200", "radii", "relatives")
+            "fixed_n_protocols": "--fixed-n N --protocols fixed-n",
+            **{
+                name: f"ReproduceConfig({name}=...) in Python"
+                for name in ("budget_scale_200", "radii", "relatives", "seed_policy")
+            },
         },
     )
 
@@ -440,7 +448,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         "results": rows,
         "notes": notes,
         "table": table.source,
-        "seconds": round(took, 3),
+        # how long the command took; a row's seconds are simulated training time
+        "wall_seconds": round(took, 3),
     }
     if args.json:
         emit_json(payload)
@@ -655,14 +664,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     result = reproduce(table, cfg, jobs=jobs, progress=args.progress or budget.progress_enabled())
     took = time.perf_counter() - t0
-    files = write_report(result, args.out, seconds=took)
+    files = write_report(result, args.out, seconds=took, table=table)
     claims = claim_rows(result.paired)
     if args.json:
         emit_json(
             {
                 "out": str(args.out),
                 "files": [str(f) for f in files],
-                "seconds": round(took, 3),
+                # the table the numbers come from, as report.md names it
+                "table": table.source,
+                "table_sha256": table.meta.get("sha256"),
+                "wall_seconds": round(took, 3),  # how long the command took
                 "claims": claims.to_dict(orient="records"),
                 "verdicts": result.paired["verdict"].value_counts().to_dict(),
             }

@@ -158,9 +158,10 @@ class ReproduceConfig:
         Schedules searched, whole numbers >= 1: 12 and/or 200 (the schedules their time
         budgets are set for) where ``nb201`` or ``per-dataset`` is run, any with ``fixed-n``
         alone; None (the default): :attr:`default_epochs`.
-        fixed-n on a table without a validation split searches its 200-epoch report key
-        instead (:func:`~nb201_flat.search.protocol.fixed_n_fallback`): left out, that key
-        once; given, any other epochs are refused there, as ``fixed_n_protocols`` refuses them.
+        fixed-n on a table without a validation split beside a test split searches one
+        200-epoch key instead (:func:`~nb201_flat.search.protocol.fixed_n_fallback`: its
+        validation accuracy, else a test split's): left out, that key once; given, any other
+        epochs are refused there, as ``fixed_n_protocols`` refuses them.
     default_epochs
         What ``search_epochs=None`` stands for: 12 and 200 (``quick()``: 12 alone), where
         fixed-n's fallback searches its own key instead.

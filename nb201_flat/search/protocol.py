@@ -13,11 +13,13 @@ the cost key and budget, and the test keys read after the search. Three families
     Searched at 200 epochs, either family's time budget is x 200/12 (the epochs rule,
     :func:`~nb201_flat.conventions.budget_scale_for`, applied by the builders). Their built-in
     budgets are in the seconds of NB201's own training: a table of retrained times (one that
-    records its space key) is refused them (:func:`check_benchmark_times`).
+    records its space key, or whose typical cell costs a tenth of NB201's or less) is refused
+    them (:func:`check_benchmark_times`).
 ``fixed-n``
     N charged queries, no time: at any search epochs the table stores (the time-budgeted
     families search 12 or 200, :data:`~nb201_flat.conventions.SEARCH_EPOCHS`, the schedules
-    their budgets are set for).
+    their budgets are set for), reporting NB201's test key or, on a table ``train`` wrote, the
+    dataset's own test split (:func:`fixed_n_protocols`).
 
 A run's work is bounded (:data:`MAX_QUERIES_PER_CELL`): a budget that buys more than 100 x
 the space's size in queries (N, or a time budget over the cheapest query) is refused, and so
@@ -77,7 +79,6 @@ from nb201_flat.conventions import (
 from nb201_flat.errors import (
     Call,
     Param,
-    ParamList,
     Part,
     SearchBudgetError,
     UnknownKeyError,
@@ -124,13 +125,27 @@ TIMED_PROTOCOLS: tuple[str, ...] = ("nb201", "per-dataset")
 #: :meth:`Protocol.oracle_data`): a bound on a command's work, far past any meaningful search
 MAX_QUERIES_PER_CELL = 100
 
-#: the way out where no time budget would do: the fixed-n family (a caller without a name for
-#: its ``n``, as reproduce, whose grid sets it, leaves it out of the list)
-_QUERY_BUDGET: tuple[Part, ...] = (
-    "use a query budget instead (",
-    ParamList((Param("protocol", "fixed-n"), Param("n", placeholder="N")), " "),
-    ")",
-)
+#: a query budget: the fixed-n family (a command spells the call as its flags: search's
+#: ``--protocol fixed-n --n N``, reproduce's ``--fixed-n N --protocols fixed-n``)
+_FIXED_N = Call("fixed_n_protocols", placeholder="table, n")
+
+#: the way out where no time budget would do
+_QUERY_BUDGET: tuple[Part, ...] = ("use a query budget instead (", _FIXED_N, ")")
+
+#: NB201's median training time of a cell per cost key (``train`` ``time_s`` at 200 epochs,
+#: what its time budgets are spent on): the medians over the 15,625 cells of the NATS-Bench
+#: topology release (NATS-tss-v1_0, the shared data's ``nb201_tidy.csv.gz``), in seconds
+NB201_MEDIAN_COSTS: dict[MetricKey, float] = {
+    cost_key("cifar10"): 1817.1,
+    cost_key("cifar100"): 3634.2,
+    cost_key("ImageNet16-120"): 11026.3,
+}
+
+#: how far below NB201's (:data:`NB201_MEDIAN_COSTS`) a table's median cost may lie before its
+#: built-in time budgets are refused (:func:`check_benchmark_times`): NB201's cheapest cell
+#: costs 0.30 x its median, so no subset of its cells comes near, while a retraining's ~20 s
+#: cells lie 90 x below
+TIME_SCALE_GAP = 10.0
 
 # dataset searched -> (dataset reported, split reported, NATS-Bench time budget in seconds)
 _PER_DATASET: dict[str, tuple[str, str, float]] = {
@@ -138,6 +153,12 @@ _PER_DATASET: dict[str, tuple[str, str, float]] = {
     for ds, budget in TIME_BUDGETS.items()
 }
 _TEST_SPLITS = ("ori-test", "x-test")
+
+# the keys each time-budgeted family charges (:func:`check_benchmark_times`)
+_FAMILY_COSTS: dict[str, tuple[MetricKey, ...]] = {
+    "nb201": (cost_key("cifar10"),),
+    "per-dataset": tuple(cost_key(ds) for ds in _PER_DATASET),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,10 +421,7 @@ class Protocol:
             )
         if self.benchmark_budget and self.budget_seconds is not None:
             check_benchmark_times(
-                table,
-                (self.name,),
-                ("give a budget in the table's own seconds (", Param("budget_seconds"), ")"),
-                _QUERY_BUDGET,
+                table, (self.name,), *self._own_seconds(), _QUERY_BUDGET, costs=(self.cost,)
             )
         notes: list[str] = []
         if self.cost is not None and self.cost_scale != 1.0:
@@ -438,6 +456,16 @@ class Protocol:
         # the figures took the protocol for served and a `figures` run stopped at it)
         return notes, seeds, self._costs(table)
 
+    def _own_seconds(self) -> list[tuple[Part, ...]]:
+        """The way to a budget in a table's own seconds where this protocol's caller takes one:
+        ``budget_seconds`` where it set the budget (:meth:`budget_param`: ``nb201_protocol``'s,
+        a Protocol's own); none where a builder's ``budget_scale`` or the grid did (they take
+        no seconds)."""
+        param = self.budget_param(seconds=True)
+        if param != Param("budget_seconds"):
+            return []
+        return [("give a budget in the table's own seconds (", param, ")")]
+
     def _costs(self, table: Table) -> np.ndarray | None:
         """The charged cost of each cell (None without a cost key); :class:`ProtocolError`
         where one cannot be charged (NaN, infinite, negative: :func:`~.oracle.invalid_costs`)."""
@@ -449,7 +477,7 @@ class Protocol:
         if bad.any():
             # a budget in queries alone charges no time: the cost is only counted
             fix: tuple[Part, ...] = (
-                ("use a fixed-n protocol (a budget in queries: ", Param("protocol", "fixed-n"), ")")
+                ("use a fixed-n protocol (a budget in queries: ", _FIXED_N, ")")
                 if self.budget_seconds is not None
                 else ("pass cost=None: this protocol's budget is in queries, which charge no time",)
             )
@@ -480,9 +508,7 @@ class Protocol:
         if self.seed_policy == "mean" or not seeds:
             served = measured
         elif self.seed_policy == "random":  # a draw among the seeds measuring the cell
-            served = np.zeros_like(measured)
-            for seed in seeds:
-                served |= ~np.isnan(table.vector_for(self.search, seed_policy=seed))
+            served = self._drawn(table, seeds)
             lacking = measured & ~served
             if lacking.any():  # measured under the mean, by no stored seed
                 raise ProtocolError(
@@ -496,17 +522,21 @@ class Protocol:
             served = ~np.isnan(table.vector_for(self.search, seed_policy=seeds[0]))
             lacking = measured & ~served
             if lacking.any():
+                # 'random' only where its draw serves every cell the mean does (it was named
+                # on a table of one seed for 100 cells, and refused when followed)
+                drawn = self._drawn(table, table.seeds(self.search))
+                draw: tuple[Part, ...] = ()
+                if not (measured & ~drawn).any():
+                    draw = (
+                        Param("seed_policy", "random"),
+                        " (each query draws among its architecture's stored seeds) or ",
+                    )
                 raise ProtocolError(
                     f"protocol {self.name!r}: seed {seeds[0]} is not measured for {self.search} "
                     f"on {int(lacking.sum()):,} of the {int(measured.sum()):,} architectures "
                     "measured under the mean, so each query of one would be charged and return "
                     "NaN",
-                    (
-                        "use ",
-                        Param("seed_policy", "random"),
-                        " (each query draws among its architecture's stored seeds) or ",
-                        Param("seed_policy", "mean"),
-                    ),
+                    ("use ", *draw, Param("seed_policy", "mean")),
                 )
         if served.all():
             return
@@ -551,6 +581,13 @@ class Protocol:
             "and return NaN",
             _either(ways),
         )
+
+    def _drawn(self, table: Table, seeds: Iterable[int]) -> np.ndarray:
+        """The cells a ``random`` draw among ``seeds`` serves: those some seed measures."""
+        served = np.zeros(table.space.size, dtype=bool)
+        for seed in seeds:
+            served |= ~np.isnan(table.vector_for(self.search, seed_policy=seed))
+        return served
 
     def oracle_data(self, table: Table) -> OracleData:
         """The arrays of this protocol's oracle (no test vector among them)."""
@@ -857,34 +894,76 @@ def check_timed_epochs(
     )
 
 
-def check_benchmark_times(table: Table, names: Iterable[str], *ways: Sequence[Part]) -> None:
+def check_benchmark_times(
+    table: Table,
+    names: Iterable[str],
+    *ways: Sequence[Part],
+    costs: Iterable[MetricKey | None] | None = None,
+) -> None:
     """Refuse the built-in time budgets of ``names`` (protocols or families holding one) on a
     ``table`` of retrained times: one that records its space key (``meta["space_key"]``, as a
-    results database's import or a tidy file's ``space`` column sets it). NB201's and
-    NATS-Bench's budgets are seconds of NB201's own training; charged against times measured
-    on another machine or network size they buy a search of another size (a few seconds a
-    cell: the whole space). ``ways`` are the caller's ways out, a query budget by default.
+    results database's import or a tidy file's ``space`` column sets it), or whose median cost
+    of a paid cell in a key the budgets charge (``costs``; default: those of the families
+    named) is below NB201's by more than :data:`TIME_SCALE_GAP` (a tidy file of retrained
+    times that records no space). NB201's and NATS-Bench's budgets are seconds of NB201's own
+    training; charged against times measured on another machine or network size they buy a
+    search of another size (a few seconds a cell: the whole space). ``ways`` are the caller's
+    ways out, a query budget by default.
 
     >>> from nb201_flat.testing import synthetic_table
     >>> t = synthetic_table()
-    >>> check_benchmark_times(t, ("nb201",))  # NB201's own numbers: served
+    >>> check_benchmark_times(t, ("nb201",))  # times on NB201's scale: served
     >>> retrained = Table(t.space, t.data, source="retrained", meta={"space_key": "nb201@C4N1"})
     >>> check_benchmark_times(retrained, ("nb201",))
     Traceback (most recent call last):
     ...
-    nb201_flat.errors.ProtocolError: nb201 has a built-in time budget in seconds of NB201's own training, but table 'retrained' holds retrained times (space 'nb201@C4N1'), against which it buys a search of another size; use a query budget instead (n=N protocol='fixed-n')
+    nb201_flat.errors.ProtocolError: nb201 has a built-in time budget in seconds of NB201's own training, but table 'retrained' holds retrained times (space 'nb201@C4N1'), against which it buys a search of another size; use a query budget instead (fixed_n_protocols(table, n))
+    >>> fast = t.with_vector(cost_key(), t.vector_for(cost_key()) / 100)
+    >>> check_benchmark_times(fast, ("nb201",))
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ProtocolError: nb201 has a built-in time budget in seconds of NB201's own training, but table 'synthetic nb201-like' holds times on another scale (cifar10-valid/train@200ep:time_s: a median of 36.0 s a cell, against NB201's 1,817 s), against which it buys a search of another size; use a query budget instead (fixed_n_protocols(table, n))
     """
-    space = table.meta.get("space_key")
     names = list(dict.fromkeys(names))
-    if space is None or not names:
+    if not names:
         return
+    space = table.meta.get("space_key")
+    if space is not None:
+        held = f"retrained times (space {str(space)!r})"
+    else:
+        keys = [k for n in names for k in _FAMILY_COSTS.get(n, ())] if costs is None else costs
+        low = _below_nb201_times(table, keys)
+        if low is None:
+            return
+        key, median = low
+        held = (
+            f"times on another scale ({key}: a median of {median:,.1f} s a cell, against "
+            f"NB201's {NB201_MEDIAN_COSTS[key]:,.0f} s)"
+        )
     have = "has a built-in time budget" if len(names) == 1 else "have built-in time budgets"
     raise ProtocolError(
         f"{' and '.join(names)} {have} in seconds of NB201's own training, but table "
-        f"{table.source!r} holds retrained times (space {str(space)!r}), against which "
+        f"{table.source!r} holds {held}, against which "
         f"{'it buys' if len(names) == 1 else 'they buy'} a search of another size",
         _either(ways or (_QUERY_BUDGET,)),
     )
+
+
+def _below_nb201_times(
+    table: Table, keys: Iterable[MetricKey | None]
+) -> tuple[MetricKey, float] | None:
+    """The first of ``keys`` (cost keys) whose median over ``table``'s paid cells is below
+    NB201's (:data:`NB201_MEDIAN_COSTS`) by more than :data:`TIME_SCALE_GAP`, with that
+    median; None where none is (a key of no NB201 median, or absent: the protocol's own
+    check names it; cells of no cost: the work bound's refusal, :meth:`Protocol.oracle_data`)."""
+    for key in keys:
+        if key not in NB201_MEDIAN_COSTS or key not in table:
+            continue
+        costs = np.asarray(table.vector_for(key), dtype=np.float64)
+        paid = costs[np.isfinite(costs) & (costs > 0)]
+        if paid.size and float(np.median(paid)) * TIME_SCALE_GAP < NB201_MEDIAN_COSTS[key]:
+            return key, float(np.median(paid))
+    return None
 
 
 def _either(ways: Sequence[Sequence[Part]]) -> list[Part]:
@@ -1007,21 +1086,26 @@ def fixed_n_protocols(
 ) -> tuple[Protocol, ...]:
     """N charged queries per run on each dataset the table can search.
 
-    Uses the per-dataset keys (``x-valid`` at ``epochs``, default 12) present in the table; a
-    table with no validation split (the embedded AnalogNAS-Bench default) falls back to
-    searching and reporting its first 200-epoch ``accuracy`` key, which is flagged OPTIMISTIC.
-    That fallback searches 200 epochs whatever ``epochs`` says, so other ``epochs`` given
-    there are refused, not ignored. A table with a validation split at other epochs only is
-    refused (naming them), never searched on its report key.
+    Searches each dataset's validation split (``x-valid`` at ``epochs``, default 12) where the
+    table has a test split to report beside it: NB201's report key (the 200-epoch test of the
+    dataset reported, ``cifar10`` for ``cifar10-valid``), else the dataset's own test split at
+    200 epochs, else at ``epochs`` (a table ``train`` wrote: ``cifar10-valid``'s ``ori-test``
+    at the schedule trained). A table with such a pair at other epochs only is refused
+    (naming them), never searched on a test split. A table with none falls back to searching
+    and reporting one 200-epoch key, flagged OPTIMISTIC (:func:`fixed_n_fallback`): its
+    validation accuracy, or where it has no validation split at all (the embedded
+    AnalogNAS-Bench default) its first accuracy. That fallback searches 200 epochs whatever
+    ``epochs`` says, so other ``epochs`` given there are refused, not ignored.
     """
     seed_policy = renamed_seed(seed_policy, seed)
     given = epochs is not None  # None: 12, or the fallback's own epochs
     searched = 12 if epochs is None else _check_epochs(epochs)
     out = []
     check_table(table)  # `s in 3` raised a bare TypeError
-    for ds, (rep_ds, rep_split, _) in _PER_DATASET.items():
-        s, r = MetricKey(ds, "x-valid", searched), MetricKey(rep_ds, rep_split, 200)
-        if s in table and r in table:
+    for ds in _PER_DATASET:
+        s = MetricKey(ds, "x-valid", searched)
+        r = _fixed_n_report(table, ds, searched) if s in table else None
+        if r is not None:
             out.append(
                 Protocol(
                     name=f"fixed-n:{ds}" + ("" if searched == 12 else f"@{searched}ep"),
@@ -1040,16 +1124,13 @@ def fixed_n_protocols(
         # a table fixed-n can search on its validation split at other epochs: falling back
         # to searching its report key would switch to an optimistic protocol unasked
         raise ProtocolError(
-            f"fixed-n: table {table.source!r} has no x-valid key at {searched} epochs beside its "
-            f"report key; it has them at {', '.join(map(str, usable))} epochs",
+            f"fixed-n: table {table.source!r} has no x-valid key at {searched} epochs beside a "
+            f"test split to report; it has them at {', '.join(map(str, usable))} epochs",
             ("pass one of those epochs (", Param("epochs"), ")"),
         )
     key = fixed_n_fallback(table)
     if key is None:
-        raise ProtocolError(
-            f"fixed-n: table {table.source!r} has no 200-epoch accuracy to search; it has "
-            f"{_key_list(table)}"
-        )
+        raise _nothing_to_search(table)
     # the fallback's search key is fixed: epochs=12 searched 200 epochs without a word
     check_fixed_n_fallback_epochs(
         table, key, (searched,) if given else None, Param("epochs", key.epochs)
@@ -1070,14 +1151,56 @@ def fixed_n_protocols(
     )
 
 
+def _fixed_n_report(table: Table, dataset: str, epochs: int) -> MetricKey | None:
+    """The key :func:`fixed_n_protocols` reports for a search of ``dataset``'s ``x-valid`` at
+    ``epochs`` on ``table``: NB201's report key, else ``dataset``'s own test split (the split
+    NB201 reports it on: ``cifar10-valid``'s ``ori-test`` holds no validation image) at 200
+    epochs, else at ``epochs``; None where the table has none of them."""
+    reported, split, _ = _PER_DATASET[dataset]
+    keys = (MetricKey(reported, split, 200), MetricKey(dataset, split, 200))
+    return next((k for k in (*keys, MetricKey(dataset, split, epochs)) if k in table), None)
+
+
+def _nothing_to_search(table: Table) -> ProtocolError:
+    """:func:`fixed_n_protocols`' refusal of a table without a validation split beside a test
+    split, nor a 200-epoch key to fall back to: what it has, and the ways to one it can."""
+    valid = [str(k) for k in table if k.split == "x-valid" and k.metric == "accuracy"]
+    if valid:
+        what = (
+            f"no test split to report beside its validation split ({', '.join(valid[:3])}"
+            f"{', ...' if len(valid) > 3 else ''}), nor one at 200 epochs to search in its place"
+        )
+    else:
+        what = (
+            "no validation split (x-valid accuracy) to search, nor a 200-epoch accuracy to "
+            f"search in its place; it has {_key_list(table)}"
+        )
+    ways: list[Sequence[Part]] = []
+    if table.meta.get("space_key") is not None:  # a retraining table: train what fixed-n reads
+        ways.append(
+            (
+                "train cifar10-valid, cifar100 or ImageNet16-120, whose x-valid and test splits "
+                "it searches and reports (",
+                Call("nb201_flat.train"),
+                ")",
+            )
+        )
+    ways.append(("use another ", Param("table")))
+    return ProtocolError(f"fixed-n: table {table.source!r} has {what}", _either(ways))
+
+
 def fixed_n_fallback(table: Table) -> MetricKey | None:
     """The key :func:`fixed_n_protocols` searches and reports on ``table`` when it has no
-    validation split to search (:func:`fixed_n_epochs` empty): its first 200-epoch accuracy,
-    an optimistic protocol. ``None`` where fixed-n searches a validation split, or can search
-    nothing."""
+    validation split beside a test split to search (:func:`fixed_n_epochs` empty): its
+    200-epoch validation accuracy, or where it has no validation split at all its first
+    200-epoch accuracy (a test split: an optimistic protocol either way). ``None`` where
+    fixed-n searches a validation split, or can search nothing."""
     if fixed_n_epochs(table):
         return None
-    return next((k for k in table if k.metric == "accuracy" and k.epochs == 200), None)
+    accuracies = [k for k in table if k.metric == "accuracy"]
+    # a validation split is never passed over for a test split (ori-test sorts first)
+    valid = [k for k in accuracies if k.split == "x-valid"]
+    return next((k for k in valid or accuracies if k.epochs == 200), None)
 
 
 def check_fixed_n_fallback_epochs(
@@ -1089,16 +1212,22 @@ def check_fixed_n_fallback_epochs(
     grid's ``search_epochs=(200,)``); None given (a default) is never refused."""
     other = [e for e in given or () if e != key.epochs]
     if other:
+        why = (
+            "has no validation split, so fixed-n searches its report key"
+            if key.split != "x-valid"
+            else "has no test split to report, so fixed-n searches and reports its validation key"
+        )
         raise ProtocolError(
-            f"fixed-n: table {table.source!r} has no validation split, so fixed-n searches "
-            f"its report key {key} itself, at {key.epochs} epochs, not at {other[0]}",
+            f"fixed-n: table {table.source!r} {why} {key} itself, at {key.epochs} epochs, "
+            f"not at {other[0]}",
             ("leave ", Param(own.name), " out, or pass ", own),
         )
 
 
 def fixed_n_epochs(table: Table) -> list[int]:
     """The search epochs at which :func:`fixed_n_protocols` searches ``table``'s validation
-    split (its x-valid accuracy of a known dataset, beside that dataset's report key)."""
+    split (its x-valid accuracy of a known dataset, beside a test split of that dataset to
+    report)."""
     return sorted(
         {
             k.epochs
@@ -1106,7 +1235,7 @@ def fixed_n_epochs(table: Table) -> list[int]:
             if k.split == "x-valid"
             and k.metric == "accuracy"
             and k.dataset in _PER_DATASET
-            and MetricKey(_PER_DATASET[k.dataset][0], _PER_DATASET[k.dataset][1], 200) in table
+            and _fixed_n_report(table, k.dataset, k.epochs) is not None
         }
     )
 

@@ -21,7 +21,7 @@ from nb201_flat.search.statistics import (
     MIN_RUNS_VERDICT,
     NO_DIRECTION_VERDICT,
 )
-from nb201_flat.table import MetricKey
+from nb201_flat.table import MetricKey, Table
 
 log = logging.getLogger(__name__)
 
@@ -316,10 +316,29 @@ def _routes_section(result: ReproduceResult) -> list[str]:
     return out
 
 
-def render_markdown(result: ReproduceResult, *, seconds: float | None = None) -> str:
-    """The report as Markdown."""
+def table_line(table: Table | None) -> str:
+    """The report's line naming the table its numbers come from: its source and the sha256 of
+    its stored ``table.parquet`` (what ``nb201-flat info`` prints), or why there is none.
+
+    >>> from nb201_flat.testing import synthetic_table
+    >>> table_line(synthetic_table())
+    'Table: synthetic nb201-like, built in memory (no stored table.parquet, no sha256).'
+    """
+    if table is None:
+        return "Table: not named (write_report and render_markdown take it as `table=`)."
+    digest = table.meta.get("sha256")  # the stored file's, as `info` reads it
+    if digest is None:
+        return f"Table: {table.source}, built in memory (no stored table.parquet, no sha256)."
+    return f"Table: {table.source}, table.parquet sha256 {digest}."
+
+
+def render_markdown(
+    result: ReproduceResult, *, seconds: float | None = None, table: Table | None = None
+) -> str:
+    """The report as Markdown; ``table`` is the one ``result`` was computed on, named in its
+    header (:func:`table_line`)."""
     cfg = result.config
-    out = ["# NA-RS vs RS on NAS-Bench-201: reproduction grid", ""]
+    out = ["# NA-RS vs RS on NAS-Bench-201: reproduction grid", "", table_line(table), ""]
     if cfg.smoke:
         out += [
             f"**SMOKE TEST**: {cfg.runs} runs per cell on a reduced grid. It shows that the "
@@ -471,9 +490,14 @@ def render_markdown(result: ReproduceResult, *, seconds: float | None = None) ->
 
 
 def write_report(
-    result: ReproduceResult, out_dir: str | os.PathLike[str], *, seconds: float | None = None
+    result: ReproduceResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    seconds: float | None = None,
+    table: Table | None = None,
 ) -> list[Path]:
-    """Write CSVs and ``report.md`` into ``out_dir``, all or nothing.
+    """Write CSVs and ``report.md`` into ``out_dir``, all or nothing; ``report.md`` names
+    ``table``, the one ``result`` was computed on (:func:`table_line`).
 
     The files are written whole into a staging folder inside ``out_dir``, then each is renamed
     over its previous version (:func:`nb201_flat.atomic.replace_files`): other files in the
@@ -495,7 +519,7 @@ def write_report(
             "routes.csv": _csv_bytes(result.routes),
             "curves.csv": _csv_bytes(result.curves),
             "runs.csv.gz": b"",
-            "report.md": render_markdown(result, seconds=seconds).encode(),
+            "report.md": render_markdown(result, seconds=seconds, table=table).encode(),
         }
         files["runs.csv.gz"] = runs_gz.result()
     written = []

@@ -329,7 +329,7 @@ def test_free_cells_neither_bound_nor_break_the_time_budget_check() -> None:
     costs[:100] = 0.0  # free cells: the paid ones bound the queries
     p._check_work(15_625, costs, None)
     with pytest.raises(
-        ProtocolError, match=r"costs 0 s: .* never runs out.*\(n=N protocol='fixed-n'\)"
+        ProtocolError, match=r"costs 0 s: .* never runs out.*\(fixed_n_protocols\(table, n\)\)"
     ):
         p._check_work(15_625, np.zeros(15_625), None)
     # a budget of inf set directly names the field set, not a budget_scale it was not given

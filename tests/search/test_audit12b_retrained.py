@@ -71,8 +71,8 @@ def test_search_refuses_a_built_in_time_budget_on_retrained_times(
         assert line == (
             f"error: {protocol} has a built-in time budget in seconds of NB201's own training, "
             f"but table 'retrained' holds retrained times (space '{SPACE_KEY}'), against which "
-            "it buys a search of another size; use a query budget instead (--n N --protocol "
-            "fixed-n)"
+            "it buys a search of another size; use a query budget instead (--protocol fixed-n "
+            "--n N)"
         ), line
     # --budget-scale multiplies NB201's seconds: still refused
     _line(capsys, "search", "--algo", "rs", "--budget-scale", "0.01", "--table", retrained_path)
@@ -113,11 +113,15 @@ def test_python_refuses_built_in_budgets_and_serves_a_given_one(retrained: Table
     for p in built_in:
         with pytest.raises(ProtocolError) as info:
             run_search(retrained, p, RandomSearch(), runs=2)
+        # the seconds only where the caller's own parameter sets them (nb201_protocol's, not
+        # a builder's budget_scale); the query budget by a function that takes one (it named
+        # n=N protocol='fixed-n', which no function takes together)
+        own = "give a budget in the table's own seconds (budget_seconds), or "
         assert str(info.value) == (
             f"{p.name} has a built-in time budget in seconds of NB201's own training, but "
             f"table 'retrained' holds retrained times (space '{SPACE_KEY}'), against which it "
-            "buys a search of another size; give a budget in the table's own seconds "
-            "(budget_seconds), or use a query budget instead (n=N protocol='fixed-n')"
+            f"buys a search of another size; {own if p.budget_by is None else ''}use a query "
+            "budget instead (fixed_n_protocols(table, n))"
         )
     # the fix it names: a budget in the table's own seconds
     own = [nb201_protocol(budget_seconds=20_000.0), per_dataset_protocols()[1]]

@@ -14,6 +14,7 @@ import pytest
 from nb201_flat.cli import main
 from nb201_flat.conventions import REPORT_DATASETS, cost_key, report_key, search_key
 from nb201_flat.errors import ArgumentError, ProtocolError
+from nb201_flat.search.protocol import NB201_MEDIAN_COSTS
 from nb201_flat.space import Space
 from nb201_flat.storage import save_table
 from nb201_flat.table import MetricKey, Table
@@ -27,13 +28,16 @@ def _line(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return lines[0]
 
 
-def _protocol_table(space: Space, cost: float) -> Table:
-    """Every key the built-in protocols read, over ``space``, each cell costing ``cost``."""
+def _protocol_table(space: Space, share: float) -> Table:
+    """Every key the built-in protocols read, over ``space``, each cell costing ``share`` x
+    NB201's median cell (a table of times a tenth of NB201's or less has no built-in budget:
+    ``check_benchmark_times``)."""
     rng = np.random.default_rng(0)
     data: dict[tuple[MetricKey, int | None], np.ndarray] = {}
     for ds in REPORT_DATASETS:
         for ep in (12, 200):
             data[(search_key(ds, ep), None)] = rng.uniform(50, 90, space.size)
+        cost = share * NB201_MEDIAN_COSTS[cost_key(ds)]
         data[(cost_key(ds), None)] = np.full(space.size, cost)
         data[(report_key(ds), None)] = rng.uniform(50, 90, space.size)
     return Table(space, data, source="budget test")
@@ -48,7 +52,8 @@ def free_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def one_edge() -> Table:
-    return _protocol_table(Space(("none", "skip", "conv"), 2), 100.0)
+    # 200 s cells (it was 100 s, a time scale NB201's budgets are now refused on)
+    return _protocol_table(Space(("none", "skip", "conv"), 2), 0.11)
 
 
 # -- the way out of a budget no time would end: fixed-n, with n where the caller sets it -------
@@ -63,7 +68,7 @@ def test_reproduce_names_fixed_n_and_its_query_count_by_its_flags(
     ), line
     # search sets both, by its flags
     line = _line(capsys, "search", "--algo", "rs", "--runs", "1", "--table", free_path)
-    assert line.endswith("use a query budget instead (--n N --protocol fixed-n)"), line
+    assert line.endswith("use a query budget instead (--protocol fixed-n --n N)"), line
 
 
 def test_the_grid_names_the_budget_it_sets_and_none_it_does_not(one_edge: Table) -> None:
@@ -71,12 +76,12 @@ def test_the_grid_names_the_budget_it_sets_and_none_it_does_not(one_edge: Table)
 
     cfg = ReproduceConfig.quick(search_epochs=(12, 200))
     nb201_12, nb201_200 = cfg.protocol_list(one_edge)
-    with pytest.raises(ProtocolError) as exc:  # 120 queries on 3 cells: past the bound
+    with pytest.raises(ProtocolError) as exc:  # 1,000 queries on 3 cells: past the bound
         nb201_200.oracle_data(one_edge)
     assert exc.value.fix == "lower the budget (budget_scale_200)"
     with pytest.raises(ProtocolError) as exc:  # nothing in the grid sets NB201's 12,000 s
         nb201_12.oracle_data(one_edge)
-    assert exc.value.fix == "use a query budget instead (n=N protocol='fixed-n')"
+    assert exc.value.fix == "use a query budget instead (fixed_n_protocols(table, n))"
 
 
 # -- the grid's radius variants ----------------------------------------------------------
