@@ -4,7 +4,9 @@ per process.
 The batched searches run compiled kernels (:mod:`.kernels_free_na`, :mod:`.kernels_lockstep`,
 :mod:`.kernels_replay`). numba keeps their machine code in a disk cache (the user's cache
 folder, :mod:`nb201_flat.jit`), so a machine compiles them once (and again after the source
-changes); every later process only loads them. :func:`load_kernels` does that before the work starts:
+changes); every later process only loads them. :func:`load_kernels` does that before the work
+starts, for the modules the work calls (:func:`kernel_modules`: a first random search compiles
+none of REA's kernels):
 
 - in a parent about to fork workers, so that the workers inherit the loaded kernels and LLVM's
   set-up (over 100 MB a process) page for page, instead of each loading, or on a cold cache
@@ -29,9 +31,14 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from nb201_flat.pools import reap, terminate
+
+if TYPE_CHECKING:
+    from nb201_flat.search.algorithms import SearchAlgorithm
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +56,40 @@ _COMPILE_S = {
 }
 
 
-def load_kernels(jobs: int = 1) -> None:
-    """Load every search kernel into this process, compiling on a cold cache (in up to
-    ``jobs`` processes at once where the platform forks)."""
-    modules = [importlib.import_module(name) for name in MODULES]
-    cold = [m.__name__ for m in modules if not is_cached(m)]
+def kernel_modules(algorithm: SearchAlgorithm) -> tuple[str, ...]:
+    """The modules of :data:`MODULES` whose kernels a batched search of ``algorithm`` calls,
+    under any protocol, as :func:`~nb201_flat.search.vectorised.run_batched` dispatches it
+    (none where it has no batched form): the one map from an algorithm to its kernels.
+
+    >>> from nb201_flat.search.algorithms import RandomSearch, RegularizedEvolution
+    >>> kernel_modules(RandomSearch()), kernel_modules(RegularizedEvolution())
+    (('nb201_flat.search.kernels_free_na',), ('nb201_flat.search.kernels_lockstep',))
+    """
+    from nb201_flat.search.lockstep import lockstep_kind
+    from nb201_flat.search.replay import replay_kind
+    from nb201_flat.search.vectorised import free_na_kind, vectorisable_kind
+
+    free_na, lockstep, replay = MODULES
+    # the walks of random search and of free NA-RS (one-stage or best-evaluated), with or
+    # without stored seeds; best-evaluated NA-RS is a replay kind, walked where it is free
+    if vectorisable_kind(algorithm) or free_na_kind(algorithm):
+        return (free_na,)
+    if replay_kind(algorithm):  # charged or two-stage NA-RS, charged best-evaluated NA-RS
+        return (replay,)
+    return (lockstep,) if lockstep_kind(algorithm) else ()
+
+
+def load_kernels(jobs: int = 1, modules: Iterable[str] | None = None) -> None:
+    """Load the kernels of ``modules`` (None: every search kernel; a search's own are
+    :func:`kernel_modules`) into this process, compiling on a cold cache (in up to ``jobs``
+    processes at once where the platform forks)."""
+    loaded = [importlib.import_module(name) for name in (MODULES if modules is None else modules)]
+    cold = [m.__name__ for m in loaded if not is_cached(m)]
     if cold:
         _say_compiling()
         if jobs > 1 and len(cold) > 1 and _can_compile_apart():
             _compile_apart(cold, jobs)
-    for m in modules:
+    for m in loaded:
         m.warm_up()
     release_llvm_pages()
 
@@ -128,10 +159,12 @@ def _clean_llvm_mappings(lines: list[str]) -> list[tuple[int, int, int]]:
     return found
 
 
-def say_if_cold() -> None:
-    """The note of :func:`load_kernels` where any search kernel is not in the cache yet, for
-    a process that loads each kernel where it is first called."""
-    if not all(is_cached(importlib.import_module(name)) for name in MODULES):
+def say_if_cold(modules: Iterable[str] | None = None) -> None:
+    """The note of :func:`load_kernels` where any kernel of ``modules`` (None: every search
+    kernel) is not in the cache yet, for a process that loads each kernel where it is first
+    called."""
+    names = MODULES if modules is None else modules
+    if not all(is_cached(importlib.import_module(name)) for name in names):
         _say_compiling()
 
 
@@ -223,4 +256,11 @@ def _compile_group(names: list[str]) -> None:
         raise SystemExit(1) from None
 
 
-__all__ = ["MODULES", "is_cached", "load_kernels", "release_llvm_pages", "say_if_cold"]
+__all__ = [
+    "MODULES",
+    "is_cached",
+    "kernel_modules",
+    "load_kernels",
+    "release_llvm_pages",
+    "say_if_cold",
+]

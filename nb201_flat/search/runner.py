@@ -455,11 +455,12 @@ def _execute(
 ) -> dict[int, list[RunRecord]]:
     """Every task's records by cell, in this process (``jobs == 1``) or in a process pool."""
     out: dict[int, list[RunRecord]] = {t.cell: [] for t in tasks}
+    kernels = _kernels_called(algos, tasks)
     if jobs == 1 or len(tasks) == 1:
-        if any(t.batched for t in tasks):
+        if kernels:
             from nb201_flat.search.compiled import say_if_cold
 
-            say_if_cold()  # each kernel then loads (or compiles) where it is first called
+            say_if_cold(kernels)  # each kernel then loads (or compiles) where it is first called
         for t in tasks:
             recs = _run_part(datas[t.data], algos[t.algo], seed, t)
             out[t.cell].extend(recs)
@@ -473,12 +474,13 @@ def _execute(
     if ctx.get_start_method() == "fork":
         # fork shares the parent's memory: the oracles go over as they are, with the
         # neighbour arrays built here once rather than once per worker, and so do the
-        # compiled kernels of the batched searches
+        # compiled kernels of the batched searches (their modules only: a cold cache compiles
+        # no other search's)
         _warm_neighbours(datas, algos, tasks)
-        if any(t.batched for t in tasks):
+        if kernels:
             from nb201_flat.search.compiled import load_kernels
 
-            load_kernels(jobs)
+            load_kernels(jobs, kernels)
         shipped: list[OracleData] | list[dict[str, Any]] = datas
     else:
         shipped = [_pack(d) for d in datas]
@@ -495,6 +497,15 @@ def _execute(
             out[t.cell].extend(recs)
             bar.update(len(recs))
     return out
+
+
+def _kernels_called(algos: list[SearchAlgorithm], tasks: list[_Task]) -> list[str]:
+    """The kernel modules the batched tasks call, each once
+    (:func:`~nb201_flat.search.compiled.kernel_modules`)."""
+    from nb201_flat.search.compiled import kernel_modules
+
+    batched = dict.fromkeys(t.algo for t in tasks if t.batched)
+    return list(dict.fromkeys(m for a in batched for m in kernel_modules(algos[a])))
 
 
 def _warm_neighbours(
@@ -809,28 +820,41 @@ def check_scores_affordable(
     parameter sets it (:meth:`Protocol.budget_param`); ``radius_by``, the parameter that sets
     the search's radius, with the largest smaller radius the budget affords (None: the caller
     sets none of its own, as the reproduce grid's every combination); ``leave_out``, a
-    parameter (with its value) that leaves the charged search out, else free neighbours."""
+    parameter (with its value) that leaves the charged search out, else free neighbours. The
+    budget and radius named are those at which every run scores the first cell it draws
+    (:func:`_every_run_scores`), not only the cheapest cell."""
     obj = getattr(algorithm, "objective", None)
     if not (isinstance(algorithm, _SCORED) and isinstance(obj, NeighbourObjective) and obj.charge):
         return
     short = _unaffordable_score(obj, data)
     if short is None:
         return
-    need, have, in_seconds, what = short
+    least, have, in_seconds, what = short
+    # the budget and radius named let every run score the first cell it draws, not only the
+    # cheapest cell (at its 8.49-fold, radius 3 on NB201's times, no run found anything)
+    share = algorithm.stage1_share if isinstance(algorithm, NARandomSearch) else 1.0
+    queries, seconds, dearest = _every_run_scores(obj, data, share)
     param = protocol.budget_param(seconds=in_seconds)
     fix: list[Part] = []
     if param is not None and in_seconds:
-        fold = math.ceil(need / have * 100) / 100  # rounded up: 1.0 would read as enough
+        fold = math.ceil(seconds / have * 100) / 100  # rounded up: less leaves runs short
         # over the budget it has ("1.09-fold" read as --budget-scale 1.09 lowered a 3)
-        fix += [f"raise the budget at least {fold:g}-fold, over its {have:,.0f} s (", param, ")"]
+        fix += [f"raise the budget at least {fold:g}-fold, over its {have:,.0f} s"]
+        if fold > math.ceil(least / have * 100) / 100:  # why not the cheapest cell's
+            after = " after stage 1" if share < 1 else ""
+            fix += [
+                f", for every run to score a cell{after} (the dearest neighbourhood costs "
+                f"{dearest:,.0f} s)"
+            ]
+        fix += [" (", param, ")"]
     elif param is not None:
-        fix += ["raise the budget (", Param(param.name, int(need)), ")"]
+        fix += ["raise the budget (", Param(param.name, queries), ")"]
     if radius_by is not None:
         fits = next(
             (
                 r
                 for r in range(obj.radius - 1, 0, -1)
-                if _unaffordable_score(replace(obj, radius=r), data) is None  # type: ignore[call-arg]
+                if _affords(data, *_every_run_scores(replace(obj, radius=r), data, share)[:2])  # type: ignore[call-arg]
             ),
             None,
         )
@@ -866,6 +890,56 @@ def _unaffordable_score(
     if data.budget_seconds is not None and seconds > data.budget_seconds * (1 + 1e-9):
         return seconds, data.budget_seconds, True, f"{seconds:,.0f} s of simulated training"
     return None
+
+
+def _every_run_scores(
+    objective: NeighbourObjective, data: OracleData, share: float
+) -> tuple[int, float, float]:
+    """The budget at which every run of ``data`` scores the first cell it draws with
+    ``objective``'s charged neighbours, as (queries, seconds; 0 without a time budget), and
+    the seconds of the dearest cell with its members: a run pays for the cell and all its
+    members before it scores it, and a refused query ends the run. ``share`` < 1: two-stage
+    NA-RS, whose stage 1 uses that share of the budget (its last query may take it past) and
+    whose stage 2 pays for the members of the cell it re-ranks first.
+
+    Taken over every cell of the space (an upper bound where a run samples fewer); where the
+    members are not cached on the space (a large radius) upper bounds too, as
+    :meth:`NeighbourObjective.least_to_score`'s are lower ones: the widest row of the dearest
+    cells."""
+    from nb201_flat.landscape.aggregates import NeighbourRows
+
+    costs = data.costs
+    if data.budget_seconds is None or costs is None:
+        costs = np.zeros(data.space.size)
+    spec = objective.neighbourhood
+    rows = NeighbourRows(data.space, spec.radius, spec.exact, spec.no_none, spec.connected_only)
+    if rows.cached:
+        nb = objective.arrays(data.space)
+        queries = 1 + int(nb.counts.max())
+        seconds = 0.0
+        for start in range(0, data.space.size, 4096):  # bounded memory, as least_to_score
+            idx = nb.indices[start : start + 4096]
+            paid = costs[start : start + 4096] + np.where(idx >= 0, costs[idx], 0.0).sum(axis=1)
+            seconds = max(seconds, float(paid.max()))
+    else:  # distinct cells: no more than the dearest of them
+        queries = 1 + rows.width
+        seconds = float(np.partition(costs, costs.size - queries)[-queries:].sum())
+    dearest = seconds
+    if share < 1:
+        members = queries - 1  # the cell's own value stage 1 paid
+        queries = max(members, 1)
+        while queries - _share_queries(queries, share) < members:
+            queries += 1
+        last = float(sampled_costs(costs, data.candidates).max())
+        seconds = (seconds + last) / (1 - share)
+    return queries, seconds, dearest
+
+
+def _affords(data: OracleData, queries: int, seconds: float) -> bool:
+    """Whether ``data``'s budgets hold ``queries`` and ``seconds`` (the oracle's slack)."""
+    if data.budget_queries is not None and queries > data.budget_queries:
+        return False
+    return data.budget_seconds is None or seconds <= data.budget_seconds * (1 + 1e-9)
 
 
 #: what sets two-stage NA-RS's stage 1 share (:class:`NARandomSearch`'s own field)
@@ -1092,6 +1166,59 @@ def _share_queries(budget: int, share: float) -> int:
     return n
 
 
+#: the chance, per run, that a size or budget a refusal names leaves the run short of what it
+#: promises (a selection it does not get past): what :func:`_sure_count` and
+#: :func:`_sure_seconds` bound
+_MISS = 1e-6
+
+
+def _cost_tilts(costs: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Chernoff's bound of a sum of costs drawn from ``costs`` (uniformly; with or without
+    replacement, Hoeffding 1963, sec. 6): a grid of ``lam`` > 0 and ``log E exp(lam c)`` at
+    each, so that ``P(sum of n draws >= t) <= exp(n K - lam t)`` at every ``lam`` of it."""
+    top = float(costs.max())
+    lam = np.geomspace(1e-3, 1e3, 512) / float(costs.mean())
+    step = max(1, (1 << 22) // costs.size)  # a few lambdas at a time: bounded memory
+    logs = [
+        np.log(np.exp(np.outer(lam[i : i + step], costs - top)).mean(axis=1))
+        for i in range(0, lam.size, step)
+    ]
+    return lam, lam * top + np.concatenate(logs)  # shifted by the dearest: no overflow
+
+
+def _sure_count(costs: FloatArray, seconds: float) -> int:
+    """The most draws from ``costs`` (:func:`_cost_tilts`) whose sum stays below ``seconds``
+    but with a chance of at most :data:`_MISS`."""
+    lam, k = _cost_tilts(costs)
+    return max(0, int(np.floor(np.max((lam * seconds - math.log(1 / _MISS)) / k))))
+
+
+def _sure_seconds(costs: FloatArray, n: int) -> float:
+    """The seconds that ``n`` draws from ``costs`` (:func:`_cost_tilts`) exceed with a chance
+    of at most :data:`_MISS`."""
+    lam, k = _cost_tilts(costs)
+    return float(np.min((n * k + math.log(1 / _MISS)) / lam))
+
+
+def _passed_by_every_run(data: OracleData, share: float, last: float) -> tuple[int, bool]:
+    """The largest selection every run of ``data`` gets past: it pays for that many queries
+    while it has used less than ``share`` of its budget, and has budget left for the one after
+    (at most ``last`` seconds). Under a time budget the costs a run draws decide it, so it is
+    a bound that fails a run with a chance of at most :data:`_MISS` (:func:`_sure_count`), and
+    whether that bound is the binding one (True: a number "about" that many) comes with it."""
+    most, timed = math.inf, False
+    if data.budget_queries is not None:  # the (n + 1)-th query comes while n is below the share
+        most = float(_share_queries(data.budget_queries, share) - 1)
+    if data.budget_seconds is not None and data.costs is not None:
+        costs = sampled_costs(data.costs, data.candidates)
+        if costs.max() > 0:
+            b = data.budget_seconds
+            n = _sure_count(costs, min(share * b, b - last))
+            if n < most:
+                most, timed = float(n), True
+    return int(min(most, 2**62)), timed
+
+
 def _selects(algorithm: SearchAlgorithm) -> tuple[int, float] | None:
     """What a search must get past before it selects anything, and in what share of the
     budget: REA's population (its first draws, before any mutation) or two-stage NA-RS's
@@ -1128,7 +1255,9 @@ def check_selection_reached(
     reproduce grid sets none), else ``size_by``, the caller's parameter that sets the size
     (the grid's ``rerank_top_k``), the protocol's budget (:meth:`Protocol.budget_param`) where
     more of it would do, and ``leave_out``, a parameter (with its value) that leaves the search
-    out, where the caller has one."""
+    out, where the caller has one. The size and budget named are those every run gets past,
+    under a time budget but with a chance of :data:`_MISS` (:func:`_passed_by_every_run`): the
+    cheapest queries' bound refused says nothing of what runs pay."""
     selects = _selects(algorithm)
     if selects is None:
         return
@@ -1159,20 +1288,37 @@ def check_selection_reached(
             "it paid for"
             + (": one-stage NA-RS's very runs" if free else ": the validation ranking selects none")
         )
+    # the sizes and budgets named are those every run gets past, not the cheapest queries'
+    # bound above: runs pay what they draw (rea(p367) on 12,000 s of NB201's times, at most
+    # 368 queries, made about 108 and never mutated)
+    costs, last = None, 0.0
+    if data.costs is not None:
+        costs = sampled_costs(data.costs, data.candidates)
+        # the query after the selection: REA's child may be any cell, stage 1's next one it
+        # samples
+        last = float((data.costs if rea else costs).max())
+    sure, timed = _passed_by_every_run(data, share, last)
+    if not rea and sure >= data.domain_size:  # stage 1 pays each cell once
+        sure, timed = data.domain_size - 1, False
+    about = ""
+    if timed and costs is not None:
+        about = f" to at most about {sure}, as runs pay {costs.mean():.4g} s a query on average"
     fix: list[Part] = []
     field = "population" if rea else "rerank_top_k"
     what = "population" if rea else "top-k"
-    if own and reached > 1:
-        fix += [f"lower the {what} (", Param(field, int(reached) - 1), ")"]
-    elif size_by is not None and reached > 1:
-        fix += [f"lower the {what} below {reached:.0f} (", size_by, ")"]
+    if own and sure > 0:
+        fix += [f"lower the {what}{about} (", Param(field, sure), ")"]
+    elif size_by is not None and sure > 0:
+        fix += [f"lower the {what}{about or f' below {sure + 1}'} (", size_by, ")"]
     seconds = data.budget_seconds if cheapest > 0 else None  # the time budget binds
     param = protocol.budget_param(seconds=seconds is not None)
     # more budget where it binds, not the cells a run samples (a top-k of them all or more)
     if param is not None and reached == most and (rea or size < data.domain_size):
-        if seconds is not None:
-            # size + 1 queries at the cheapest, the last one begun within the share
-            need = (size + 1) * cheapest if share >= 1 else max(size / share, size + 1) * cheapest
+        if seconds is not None and costs is not None:
+            # the selection's queries paid below the share, with budget left for the next one,
+            # in every run but with a chance of _MISS
+            paid = _sure_seconds(costs, size)
+            need = max(paid + last, paid / share)
             fold = math.ceil(need / seconds * 100) / 100  # rounded up: less would fall short
             more: list[Part] = [
                 f"raise the budget at least {fold:g}-fold, over its {seconds:,.0f} s (",
