@@ -22,10 +22,11 @@ Examples
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 from fractions import Fraction
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from nb201_flat.errors import ArgumentError, UnknownKeyError, check_float_range
 from nb201_flat.table import MetricKey
@@ -33,13 +34,17 @@ from nb201_flat.table import MetricKey
 if TYPE_CHECKING:
     from nb201_flat.table import Table
 
+#: the analytic costs :func:`nb201_flat.costs.with_analytic_costs` adds
+PARAMS_ANALYTIC: Final = "params_mb_analytic"
+FLOPS_ANALYTIC: Final = "flops_m_analytic"
+
 COST_METRICS: Final = (
     "params_mb",
     "flops_m",
     "latency_s",
     "flops_m_naslib",
-    "params_mb_analytic",
-    "flops_m_analytic",
+    PARAMS_ANALYTIC,
+    FLOPS_ANALYTIC,
 )
 """Metrics that measure what an architecture costs (size, compute, time), not how well it does.
 
@@ -55,12 +60,24 @@ def is_loss(metric: str) -> bool:
     return metric == "loss"
 
 
+def is_analytic_cost(metric: str) -> bool:
+    """Whether ``metric`` is an analytic cost (:func:`nb201_flat.costs.with_analytic_costs`):
+    computed from the cell's own operations, never a run's number, so no record of a run at
+    chance or of a copied cell speaks of it (added at a run's schedule, it shares the run's
+    dataset and epochs).
+
+    >>> is_analytic_cost("params_mb_analytic"), is_analytic_cost("params_mb")
+    (True, False)
+    """
+    return metric in (PARAMS_ANALYTIC, FLOPS_ANALYTIC)
+
+
 def cannot_be_negative(metric: str) -> bool:
     """True for a metric no measurement makes negative: a loss (cross-entropy), a time
     (``time_s``, ``epoch_time_s``, a proxy's ``<name>_time_s``) or a cost (:data:`COST_METRICS`).
     A zero-cost proxy score or an accuracy delta may be negative; accuracies have their own
     0..100 rule (:func:`is_percent_accuracy`) and spreads their own (:func:`is_spread`).
-    Importers refuse a value outside any of them by ``importers.tidy.metric_range``.
+    Importers refuse a value outside any of them by :func:`metric_range`.
 
     >>> [m for m in ("loss", "time_s", "synflow_time_s", "params_mb", "jacov") if
     ...  cannot_be_negative(m)]
@@ -108,6 +125,66 @@ def is_spread(metric: str) -> bool:
     """True for a spread: a standard deviation, named ``*_std`` (AnalogNAS-Bench's drift
     uncertainties ``drift_1h_std``, ...). Never negative, and neither end of it is better."""
     return metric.endswith("_std")
+
+
+# an accuracy is a percentage (NB201 stores 0..100; AnalogNAS-Bench's after drift too): -5 or
+# 1e308 is a damaged or mis-scaled file, never a score; query printed it as one. A time, loss,
+# size or spread is never negative: a search summed a negative time_s into its budget.
+# Importers refuse a value outside its metric's range by one rule (metric_range): a tidy
+# file by its line, an official file or a results database by arch and key
+# (importers.tidy.check_value_ranges), a NASLib zc file's measurements (val_accuracy, costs) by
+# their JSON key, AnalogNAS-Bench's data.anb by arch and key. Only at import: a table built in
+# memory (a synthetic one) may hold any number.
+ACCURACY_RANGE: Final = (0.0, 100.0)
+NOT_PERCENT: Final = "is not an accuracy in percent (0..100)"
+NOT_NON_NEGATIVE: Final = "is negative, which a loss, a time or a cost cannot be"
+NOT_A_SPREAD: Final = "is negative, which a spread (a standard deviation) cannot be"
+
+
+def metric_range(metric: str) -> tuple[float, float] | None:
+    """The values a measurement of ``metric`` can have (inclusive), or None for a metric of
+    no known range: :data:`ACCURACY_RANGE` for an accuracy in percent
+    (:func:`is_percent_accuracy`, after drift too), ``0..inf`` for a loss, time or cost
+    (:func:`cannot_be_negative`) and for a spread (:func:`is_spread`); zero-cost proxies and a
+    user's own metrics have none.
+
+    >>> metric_range("drift_1h"), metric_range("time_s"), metric_range("drift_1h_std")
+    ((0.0, 100.0), (0.0, inf), (0.0, inf))
+    >>> metric_range("synflow") is None
+    True
+    """
+    if is_percent_accuracy(metric):
+        return ACCURACY_RANGE
+    return (0.0, math.inf) if cannot_be_negative(metric) or is_spread(metric) else None
+
+
+def outside_range_why(metric: str) -> str:
+    """Why a value outside :func:`metric_range` is refused, after the value in its message:
+    every importer words it so.
+
+    >>> outside_range_why("ptq_accuracy"), outside_range_why("loss")
+    ('is not an accuracy in percent (0..100)', 'is negative, which a loss, a time or a cost cannot be')
+    """
+    if is_percent_accuracy(metric):
+        return NOT_PERCENT
+    return NOT_A_SPREAD if is_spread(metric) else NOT_NON_NEGATIVE
+
+
+def outside_range(metric: str, values: Any) -> Any:
+    """True where ``values`` (one, or an array) of ``metric`` lie outside :func:`metric_range`
+    (NaN, a missing number, does not); False for a metric of no range.
+
+    >>> import numpy as np
+    >>> outside_range("time_s", np.array([-1.0, 2.0, math.nan])).tolist()
+    [True, False, False]
+    >>> outside_range("jacov", -1.0)
+    False
+    """
+    limits = metric_range(metric)
+    if limits is None:
+        return False
+    low, high = limits
+    return (values < low) | (values > high)
 
 
 def natural_direction(metric: str) -> bool | None:

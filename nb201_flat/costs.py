@@ -39,7 +39,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from nb201_flat.conventions import CIFAR10_VALID
+from nb201_flat.conventions import CIFAR10_VALID, FLOPS_ANALYTIC, PARAMS_ANALYTIC
 from nb201_flat.errors import (
     ArgumentError,
     FormatError,
@@ -65,8 +65,6 @@ DATASET_SHAPES: Final[Mapping[str, tuple[int, int]]] = {
     "ImageNet16-120": (120, 16),
 }
 
-PARAMS_ANALYTIC: Final = "params_mb_analytic"
-FLOPS_ANALYTIC: Final = "flops_m_analytic"
 
 #: the network-size suffix of a results-database space key (:func:`~.train.jobs.space_key`)
 _SIZE_SUFFIX: Final = re.compile(r"C([0-9]+)N([0-9]+)")

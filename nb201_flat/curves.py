@@ -37,7 +37,7 @@ import logging
 import os
 import stat
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -47,6 +47,7 @@ from nb201_flat.errors import (
     ArgumentError,
     Call,
     FormatError,
+    Part,
     TableFileError,
     UnknownKeyError,
     check_flag,
@@ -446,11 +447,11 @@ class _CurvesFile:
         self,
         path: Path,
         sha256: str | None,
-        hint: str,
+        hint: Sequence[Part],
         identity: tuple[int, int] | None = None,
         problem: str | None = None,
     ) -> None:
-        self.path, self._sha256, self._hint = path, sha256, hint
+        self.path, self._sha256, self._hint = path, sha256, tuple(hint)
         self._verified = sha256 is None
         self._fd: int | None = None
         self._size = 0
@@ -508,7 +509,7 @@ class _CurvesFile:
         self._size, self._verified = size, True
 
     def _error(self, what: str) -> TableFileError:
-        return TableFileError(f"{self.path} {what}; {self._hint}")
+        return TableFileError(f"{self.path} {what}; ", *self._hint)
 
     def __call__(self, column: str, n_epochs: int) -> FloatArray:
         import pyarrow as pa
@@ -535,17 +536,17 @@ class _CurvesFile:
 
 
 def lazy_curves(
-    folder: Path, entry: object, *, sums: Mapping[str, str] | None, hint: str
+    folder: Path, entry: object, *, sums: Mapping[str, str] | None, hint: Sequence[Part]
 ) -> Curves:
     """A :class:`Curves` reading ``folder``'s curves file column by column on demand.
 
     ``entry`` is the manifest's ``curves`` entry; ``sums`` the manifest's checksums (None: do
     not verify). The file is opened here and read only at the first curve asked for, when its
     checksum is checked over the open file (see :class:`_CurvesFile`); ``hint`` completes error
-    messages.
+    messages (message parts: a caller spells its parameters and calls).
     """
     if not isinstance(entry, Mapping) or not isinstance(entry.get("file"), str):
-        raise TableFileError(f"{folder} has a malformed curves entry in its manifest; {hint}")
+        raise TableFileError(f"{folder} has a malformed curves entry in its manifest; ", *hint)
     try:
         lazy = {
             (
@@ -556,11 +557,11 @@ def lazy_curves(
         }
         n_archs = int(entry["n_archs"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise TableFileError(f"{folder} has a malformed curves entry ({exc}); {hint}") from None
+        raise TableFileError(f"{folder} has a malformed curves entry ({exc}); ", *hint) from None
     sha256 = None if sums is None else sums.get(entry["file"], "missing")
     reader = _CurvesFile(folder / entry["file"], sha256, hint)
     try:
         return Curves(n_archs, lazy=lazy, reader=reader)
     except (FormatError, ArgumentError) as exc:  # a manifest entry Curves refuses
         reader.close()
-        raise TableFileError(f"{folder} has a malformed curves entry ({exc}); {hint}") from None
+        raise TableFileError(f"{folder} has a malformed curves entry ({exc}); ", *hint) from None

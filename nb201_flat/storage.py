@@ -31,7 +31,7 @@ import os
 import shlex
 import stat
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
@@ -263,8 +263,14 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
     # required (non-null) columns, plain, uncompressed: what plain_parquet reads without
     # pyarrow (a NaN is a stored value, never a null)
     schema = pa.schema([pa.field(n, pa.float64(), nullable=False) for n in names])
+    # each column over the vector's own buffer: pa.array imports pandas (0.2 s a first use)
     arrow = pa.table(
-        {n: pa.array(vec, type=pa.float64()) for n, (_, vec) in zip(names, items, strict=True)},
+        {
+            n: pa.Array.from_buffers(
+                pa.float64(), vec.size, [None, pa.py_buffer(np.ascontiguousarray(vec, np.float64))]
+            )
+            for n, (_, vec) in zip(names, items, strict=True)
+        },
         schema=schema,
     )
     columns = [
@@ -363,32 +369,148 @@ def import_command(
     return shlex.join([*argv, "--out", os.fspath(out), *flags])
 
 
-def _reimport_hint(path: Path, manifest: dict[str, Any] | None = None) -> str:
-    """``rebuild it with `...``` for the damaged table folder ``path``.
+#: the keyword argument of ``import_table`` each flag of a stored import command stands for
+#: (the flags ``nb201-flat import`` records, besides ``--force``, save_table's ``overwrite``,
+#: and ``--space=KEY``): the rebuild a Python caller is named (:func:`_rebuild_call`)
+_IMPORT_KEYWORDS: Final = {
+    "--curves": ("curves", True),
+    "--no-curves": ("curves", False),
+    "--allow-unsafe-pickle": ("allow_unsafe_pickle", True),
+}
+
+
+def _import_keywords(fmt: str | None, flags: tuple[str, ...]) -> list[str] | None:
+    """The keyword arguments of ``import_table`` doing what ``--format fmt`` and ``flags`` (a
+    stored import command's) did, as Python text; None for a flag none stands for.
+
+    >>> _import_keywords("tidy", ("--force", "--no-curves", "--space=k"))
+    ["format='tidy'", 'curves=False', "space='k'"]
+    """
+    keywords = [] if fmt is None else [f"format={fmt!r}"]
+    for flag in flags:
+        if flag == "--force":  # save_table's overwrite, not the import's
+            continue
+        if flag.startswith("--space="):
+            keywords.append(f"space={flag.removeprefix('--space=')!r}")
+        elif flag in _IMPORT_KEYWORDS:
+            name, value = _IMPORT_KEYWORDS[flag]
+            keywords.append(f"{name}={value!r}")
+        else:
+            return None
+    return keywords
+
+
+def _rebuild_call(
+    source: str | None, out: Path | None, keywords: Sequence[str] = (), *, overwrite: bool = False
+) -> Call:
+    """The import of ``source`` (None: SOURCE, a file to name) with ``keywords``
+    (:func:`_import_keywords`) into the folder ``out`` (None: NEW_FOLDER), as a Python call:
+    ``nb201_flat.save_table`` of ``nb201_flat.importers.import_table``, which the command line
+    spells as its import command (:func:`rebuild_command`).
+
+    >>> str(_rebuild_call("/d/s.csv", Path("t"), ["curves=False"], overwrite=True))
+    "nb201_flat.save_table(nb201_flat.importers.import_table('/d/s.csv', curves=False), 't', overwrite=True)"
+    """
+    imported = ", ".join(["SOURCE" if source is None else repr(source), *keywords])
+    folder = "NEW_FOLDER" if out is None else repr(os.fspath(out))
+    return Call(
+        "nb201_flat.save_table",
+        placeholder=f"nb201_flat.importers.import_table({imported}), {folder}"
+        + (", overwrite=True" if overwrite else ""),
+    )
+
+
+def rebuild_command(args: str) -> str:
+    """The ``nb201-flat import`` command doing what ``nb201_flat.save_table(args)`` does, for
+    the arguments of a rebuild :func:`_rebuild_call` names (an ``import_table`` call and the
+    folder): how the command line spells that call (:data:`nb201_flat.cli.common.CALLS`). A
+    name (SOURCE, NEW_FOLDER) stays a placeholder, and ``overwrite=True`` is ``--force``.
+
+    >>> rebuild_command("nb201_flat.importers.import_table('/d/a b.csv', curves=False), 't', "
+    ...                 "overwrite=True")
+    "nb201-flat import '/d/a b.csv' --out t --force --no-curves"
+    >>> rebuild_command("nb201_flat.importers.import_table(SOURCE), NEW_FOLDER")
+    'nb201-flat import SOURCE --out NEW_FOLDER'
+    """
+    import ast
+
+    def value(node: ast.expr) -> Any:
+        return node.id if isinstance(node, ast.Name) else ast.literal_eval(node)
+
+    call = ast.parse(f"f({args})", mode="eval").body
+    if not (isinstance(call, ast.Call) and len(call.args) == 2):
+        raise ValueError(f"not the arguments of a rebuild: {args!r}")
+    imported, out = call.args
+    if not (isinstance(imported, ast.Call) and len(imported.args) == 1):
+        raise ValueError(f"not the arguments of a rebuild: {args!r}")
+    keywords = {k.arg: value(k.value) for k in imported.keywords}
+    fmt = keywords.pop("format", None)
+    forced = any(k.arg == "overwrite" and value(k.value) is True for k in call.keywords)
+    flags = ["--force"] if forced else []
+    for name, given in keywords.items():
+        if name == "space":
+            flags.append(f"--space={given}")
+        else:
+            flags.append(next(f for f, kw in _IMPORT_KEYWORDS.items() if kw == (name, given)))
+    return import_command(value(imported.args[0]), value(out), fmt, tuple(flags))
+
+
+def _reimport_hint(path: Path, manifest: dict[str, Any] | None = None) -> tuple[Part, ...]:
+    """How to rebuild the damaged table folder ``path``, as message parts: the import its
+    ``manifest`` records (None: one that could not be read), else the way a table built in
+    Python is written again.
 
     The stored import command names the source, but its ``--out`` is the folder as it was
     spelled at import (relative to that working folder), and a copied table keeps its
     original's: the hint names ``path``, the folder actually read, so that the fix cannot replace
-    another table, and adds ``--force`` (the damaged folder exists)."""
+    another table, and overwrites it (the damaged folder exists). That command is a shell line,
+    named to a Python caller as the call doing the same (:func:`_rebuild_call`). A table that
+    records none was built in Python (imported there, made by hand, or derived from another:
+    :func:`~nb201_flat.table.derived_meta`): its own code rebuilds it, where an import of the
+    file it came from would lose what was built on it."""
     meta = (manifest or {}).get("meta")
-    meta = meta if isinstance(meta, dict) else {}
-    cmd = meta.get("import_command")
-    words = _import_words(cmd) if isinstance(cmd, str) else None
-    if words is None:
-        hint = (
-            f"rebuild it with `{import_command('SOURCE', path, None, ('--force',))}` (SOURCE: "
-            "the file it was imported from, in a format `nb201-flat import --help` lists)"
+    # save_table by name, never as a Call: the command line spells that as an import, which
+    # recreates no table built in Python
+    rewrite = f"written again with save_table(table, {os.fspath(path)!r})"
+    if not isinstance(meta, dict):  # the record of how it was made is what is damaged
+        return (
+            "rebuild it as it was made (its manifest, which records how, cannot be read): an "
+            "imported table with ",
+            _rebuild_call(None, path, overwrite=True),
+            f" (SOURCE: the file it was imported from), one built in Python by its code, {rewrite}",
         )
-    else:
-        source, fmt, flags = words
-        hint = f"rebuild it with `{import_command(source, path, fmt, flags)}`"
-        if source != "analognas" and not os.path.isabs(source):
-            hint += f" from the folder it was imported in ({source} is a relative path)"
-    digest = recorded_source(meta)[1]
+    file, digest = recorded_source(meta)
+    cmd = meta.get("import_command")
+    if cmd is None:
+        hint: tuple[Part, ...] = (
+            "it records no import command (it was built in Python: imported there, made by "
+            f"hand, or derived from another table), so its rebuild is the code that built it, "
+            f"{rewrite}",
+        )
+        if file is not None:
+            about = [] if digest is None else [f"sha256 began {digest[:12]}"]
+            if not os.path.isabs(file):
+                about.append("relative to the folder it was imported in")
+            said = f" ({', '.join(about)})" if about else ""
+            hint += (f"; the source file it records is {file}{said}",)
+        return hint
+    words = _import_words(cmd) if isinstance(cmd, str) else None
+    keywords = _import_keywords(*words[1:]) if words is not None else None
+    if words is None or keywords is None:
+        return (
+            "rebuild it with ",
+            _rebuild_call(None, path, overwrite=True),
+            " (SOURCE: the file it was imported from; the import command it records, "
+            f"{shown(cmd, 200)}, names none to reuse)",
+        )
+    source = words[0]
+    hint = ("rebuild it with ", _rebuild_call(source, path, keywords, overwrite=True))
+    if source != "analognas" and not os.path.isabs(source):
+        hint += (f" from the folder it was imported in ({source} is a relative path)",)
     if digest is not None:  # a source edited since reads back as other numbers: say which it was
         hint += (
             f"; its source's sha256 began {digest[:12]} at that import, and a rebuild reads "
-            "the file as it is now"
+            "the file as it is now",
         )
     return hint
 
@@ -451,36 +573,42 @@ def _import_words(cmd: str) -> tuple[str, str | None, tuple[str, ...]] | None:
 _MAX_MANIFEST = 64 << 20
 
 
-def _read_regular(path: Path, folder: Path, limit: int | None = None) -> bytes:
-    """The bytes of ``path``, refusing what is not a regular file (a FIFO, a device, a folder)."""
+def _read_regular(
+    path: Path, folder: Path, limit: int | None = None, manifest: dict[str, Any] | None = None
+) -> bytes:
+    """The bytes of ``path``, refusing what is not a regular file (a FIFO, a device, a folder);
+    ``manifest``, the table's where it was read, names the rebuild (:func:`_reimport_hint`)."""
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise TableFileError(f"{path} is missing; {_reimport_hint(folder)}") from None
+        raise TableFileError(f"{path} is missing; ", *_reimport_hint(folder, manifest)) from None
     except OSError as exc:
         raise TableFileError(
-            f"{path} cannot be read ({exc.strerror or exc}); {_reimport_hint(folder)}"
+            f"{path} cannot be read ({exc.strerror or exc}); ", *_reimport_hint(folder, manifest)
         ) from None
     if not stat.S_ISREG(st.st_mode):
         raise TableFileError(
-            f"{path} is not a regular file (a folder, FIFO or device); {_reimport_hint(folder)}"
+            f"{path} is not a regular file (a folder, FIFO or device); ",
+            *_reimport_hint(folder, manifest),
         )
     if limit is not None and st.st_size > limit:
         raise TableFileError(
-            f"{path} is {st.st_size} bytes, far larger than a manifest; {_reimport_hint(folder)}"
+            f"{path} is {st.st_size} bytes, far larger than a manifest; ",
+            *_reimport_hint(folder, manifest),
         )
     try:
         with path.open("rb") as f:
             return f.read() if limit is None else f.read(limit + 1)
     except OSError as exc:
         raise TableFileError(
-            f"{path} cannot be read ({exc.strerror or exc}); {_reimport_hint(folder)}"
+            f"{path} cannot be read ({exc.strerror or exc}); ", *_reimport_hint(folder, manifest)
         ) from None
 
 
 def _check_manifest_types(manifest: dict[str, Any], mpath: Path, folder: Path) -> None:
     def bad(what: str) -> TableFileError:
-        return TableFileError(f"{mpath} has {what}; {_reimport_hint(folder)}")
+        # its checksum held: the import it records is the one it was written with
+        return TableFileError(f"{mpath} has {what}; ", *_reimport_hint(folder, manifest))
 
     columns = manifest.get("columns")
     if not isinstance(columns, list):
@@ -518,31 +646,33 @@ def _parse_manifest(folder: Path, raw: bytes) -> dict[str, Any]:
     # ValueError: JSONDecodeError, or an integer over Python's digit limit for int()
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise TableFileError(
-            f"{mpath} is corrupted ({exc.__class__.__name__}); {_reimport_hint(folder)}"
+            f"{mpath} is corrupted ({exc.__class__.__name__}); ", *_reimport_hint(folder)
         ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != "nb201_flat-table":
-        raise TableFileError(f"{mpath} is not an nb201_flat manifest; {_reimport_hint(folder)}")
+        raise TableFileError(f"{mpath} is not an nb201_flat manifest; ", *_reimport_hint(folder))
     version = manifest.get("schema_version")
     if type(version) is not int:
         raise TableFileError(
             f"{folder} has table schema version {version!r} ({type(version).__name__}), not an "
-            f"integer; this nb201_flat reads version {SCHEMA_VERSION}; {_reimport_hint(folder)}"
+            f"integer; this nb201_flat reads version {SCHEMA_VERSION}; ",
+            *_reimport_hint(folder),
         )
     if version != SCHEMA_VERSION:
         raise TableFileError(
             f"{folder} has table schema version {version}, this nb201_flat reads version "
-            f"{SCHEMA_VERSION}; {_reimport_hint(folder)}"
+            f"{SCHEMA_VERSION}; ",
+            *_reimport_hint(folder),
         )
     stored = manifest.get(MANIFEST_HASH)
     if not isinstance(stored, str):
         raise TableFileError(
-            f"{mpath} has no {MANIFEST_HASH} (written by an older nb201_flat, or damaged); "
-            f"{_reimport_hint(folder)}"
+            f"{mpath} has no {MANIFEST_HASH} (written by an older nb201_flat, or damaged); ",
+            *_reimport_hint(folder),
         )
     if hashlib.sha256(_canonical(manifest)).hexdigest() != stored:
         raise TableFileError(
-            f"{mpath} does not match its own checksum (modified or damaged); "
-            f"{_reimport_hint(folder)}"
+            f"{mpath} does not match its own checksum (modified or damaged); ",
+            *_reimport_hint(folder),
         )
     _check_manifest_types(manifest, mpath, folder)
     return manifest
@@ -574,11 +704,11 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         if not _only_table_files(folder):  # other files, which an import never replaces
             raise TableFileError(
                 f"{folder} has no {MANIFEST} and holds other files: not an nb201_flat table; "
-                "read a folder an import wrote, or import into a new one with "
-                "`nb201-flat import SOURCE --out NEW_FOLDER`"
+                "read a table folder, or import into a new one with ",
+                _rebuild_call(None, None),
             )
         raise TableFileError(
-            f"{folder} has no {MANIFEST}: not a complete table; {_reimport_hint(folder)}"
+            f"{folder} has no {MANIFEST}: not a complete table; ", *_reimport_hint(folder)
         )
     return _parse_manifest(folder, _read_regular(mpath, folder, _MAX_MANIFEST))
 
@@ -640,13 +770,13 @@ def _load_once(folder: Path, verify: bool) -> Table:
     manifest = read_manifest(folder)
     ppath = folder / PARQUET
     if not ppath.exists() and not ppath.is_symlink():
-        raise TableFileError(f"{ppath} is missing; {_reimport_hint(folder, manifest)}")
-    raw = _read_regular(ppath, folder)
+        raise TableFileError(f"{ppath} is missing; ", *_reimport_hint(folder, manifest))
+    raw = _read_regular(ppath, folder, manifest=manifest)
     expected = manifest["sha256"][PARQUET]
     if verify and hashlib.sha256(raw).hexdigest() != expected:
         raise TableFileError(
-            f"{ppath} does not match its checksum (truncated or modified); "
-            f"{_reimport_hint(folder, manifest)}"
+            f"{ppath} does not match its checksum (truncated or modified); ",
+            *_reimport_hint(folder, manifest),
         )
     try:
         space = Space.from_spec(manifest["space"])
@@ -661,11 +791,13 @@ def _load_once(folder: Path, verify: bool) -> Table:
             data[(key, col["seed"])] = columns[col["name"]]
     except (KeyError, ValueError, TypeError, OSError, RecursionError) as exc:
         raise TableFileError(
-            f"{folder} could not be read ({exc.__class__.__name__}: {str(exc)[:200]}); "
-            f"{_reimport_hint(folder, manifest)}"
+            f"{folder} could not be read ({exc.__class__.__name__}: {str(exc)[:200]}); ",
+            *_reimport_hint(folder, manifest),
         ) from None
     except Nb201FlatError as exc:
-        raise TableFileError(f"{folder}: {exc}; {_reimport_hint(folder, manifest)}") from None
+        raise TableFileError(
+            f"{folder}: ", *parts_of(exc), "; ", *_reimport_hint(folder, manifest)
+        ) from None
     meta = dict(manifest.get("meta", {}))
     meta["path"] = str(folder)
     meta["sha256"] = expected
@@ -684,14 +816,16 @@ def _load_once(folder: Path, verify: bool) -> Table:
             # the curves file opened may be the next table's: load again (the caller retries)
             curves.close()
             raise TableFileError(
-                f"{folder} was replaced while it was loaded; {_reimport_hint(folder, manifest)}"
+                f"{folder} was replaced while it was loaded; ", *_reimport_hint(folder, manifest)
             )
     try:
         return Table(
             space, data, source=str(manifest.get("source", "unknown")), meta=meta, curves=curves
         )
     except Nb201FlatError as exc:  # a column the table refuses: the file, not the caller
-        raise TableFileError(f"{folder}: {exc}; {_reimport_hint(folder, manifest)}") from None
+        raise TableFileError(
+            f"{folder}: ", *parts_of(exc), "; ", *_reimport_hint(folder, manifest)
+        ) from None
 
 
 #: the meta key of the seed ids of a results database imported before tables kept them
@@ -715,8 +849,8 @@ def _seeds_by_id(
         range(len(ids))
     ):
         raise TableFileError(
-            f"{folder}: its seed ids {ids!r:.80} do not name its seeds {sorted(seeds)}; "
-            f"{_reimport_hint(folder, manifest)}"
+            f"{folder}: its seed ids {ids!r:.80} do not name its seeds {sorted(seeds)}; ",
+            *_reimport_hint(folder, manifest),
         )
     return {(k, s if s is None else ids[s]): v for (k, s), v in data.items()}
 

@@ -53,7 +53,7 @@ from nb201_flat.errors import (
     shown,
     whole_number,
 )
-from nb201_flat.space import Arch, Space, check_space, in_index_order, masked_as_nan
+from nb201_flat.space import NB201, Arch, Space, check_space, in_index_order, masked_as_nan
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import Seed as Seed
 from nb201_flat.types import SeedPolicy as SeedPolicy
@@ -728,13 +728,19 @@ class Table:
             present = [~np.isnan(self.data[(key, s)]) for s in seeds]
             measured = int(np.count_nonzero(np.logical_or.reduce(present))) if present else 0
         fixes: list[Param] = []
+        # the mean served for it under another policy: a stored mean row may hold a cell that
+        # no stored seed does (its other keys were named instead, as if this one lacked it)
+        mean_served = policy != "mean" and not np.isnan(self.vector_for(key)[i])
         if with_value:
             serves = f"stored seeds with a value for it: {', '.join(map(str, with_value))}"
             # the fix as a policy the caller spells (a command line: its flag): a seed that
-            # measured it, and the mean where one is served for it
+            # measured it (and, below, the mean where one is served for it)
             fixes.append(Param("seed_policy", with_value[0]))
-            if policy != "mean" and not np.isnan(self.vector_for(key)[i]):
-                fixes.append(Param("seed_policy", "mean"))
+        elif mean_served:
+            serves = (
+                f"no stored seed ({', '.join(map(str, self.seeds(key)))}) measures it, but its "
+                "stored mean over seeds does"
+            )
         else:
             others = [str(k) for k in self.keys() if not np.isnan(self.vector_for(k)[i])]
             shown = ", ".join(others[:3]) + (
@@ -743,6 +749,8 @@ class Table:
             serves = (
                 f"keys that measure it: {shown}" if others else "no key of this table measures it"
             )
+        if mean_served:
+            fixes.append(Param("seed_policy", "mean"))
         return MissingValueError(
             f"architecture {i} was never measured for {key} (seed policy {policy!r}; "
             f"{measured} of {self.space.size} architectures are); {serves}",
@@ -810,7 +818,9 @@ class Table:
         A table that names its space key (``meta["space_key"]``, a retraining database's: the
         network size and training mode) writes it in a ``space`` column, which
         :meth:`from_tidy` reads back: without it the analytic costs of the table read back
-        would describe NB201's full-size network (:func:`~nb201_flat.costs.network_size`).
+        would describe NB201's full-size network (:func:`~nb201_flat.costs.network_size`). A
+        table over another space than NB201's with no key writes its space's key, so that the
+        file names the space its cell strings belong to.
         A table that records stand-in cells (:func:`stand_ins`) writes them in the
         :data:`STAND_IN_COLUMNS`; a stand-in whose rows ``dropna`` would drop (its values are
         missing) keeps one row of value NaN, so that :meth:`from_tidy` reads every one back.
@@ -829,6 +839,12 @@ class Table:
 
         dropna = check_flag("dropna", dropna)
         space_key = self.meta.get("space_key")
+        if space_key is None and self.space != NB201:
+            # another space's cell strings are no NB201 cells: the file read back without its
+            # key was refused as malformed (the key of the space at NB201's network size)
+            from nb201_flat.train.jobs import space_key as key_of
+
+            space_key = key_of(self.space)
         extra = {} if space_key is None else {"space": str(space_key)}
         strings = np.asarray(self.space.strings(), dtype=object)
         items = sorted(
@@ -964,13 +980,18 @@ class Table:
             values = pd.to_numeric(df["value"], errors="raise").astype(np.float64)
         except (ValueError, TypeError) as exc:
             raise FormatError(f"tidy table has non-numeric epochs or value: {exc}") from None
+        # grouped on integer codes: astype(str) made a Python string of each of NB201's 587,720
+        # rows and grouped on them (0.4 s of an import); codes ranked by name keep the order
+        dataset_names, dataset_codes = _sorted_codes(df["dataset"])
+        split_names, split_codes = _sorted_codes(df["split"])
+        metric_names, metric_codes = _sorted_codes(df["metric"])
         work = pd.DataFrame(
             {
                 "i": index,
-                "dataset": df["dataset"].astype(str).to_numpy(),
-                "split": df["split"].astype(str).to_numpy(),
+                "dataset": dataset_codes,
+                "split": split_codes,
                 "epochs": epochs.to_numpy(),
-                "metric": df["metric"].astype(str).to_numpy(),
+                "metric": metric_codes,
                 "seed": seed_ids,
                 "value": values.to_numpy(),
             }
@@ -980,15 +1001,14 @@ class Table:
         name = rows or (lambda i: f"row {i + 1}")
         group_cols = ["dataset", "split", "epochs", "metric", "seed"]
         for group, g in work.groupby(group_cols, sort=True):
-            ds, sp, ep, me = (str(x) for x in group[:4])
-            sd = int(cast(int, group[4]))
+            d, sp, ep, me, sd = (int(cast(int, x)) for x in group)
+            key = MetricKey(dataset_names[d], split_names[sp], ep, metric_names[me])
             ii = g["i"].to_numpy()
             if len(np.unique(ii)) != len(ii):
                 again = pd.Series(ii).duplicated().to_numpy()
                 second = int(np.flatnonzero(again)[0])
                 first = int(np.flatnonzero(ii == ii[second])[0])
                 pos = g.index.to_numpy()  # work's rows are df's, in order
-                key = MetricKey(ds, sp, int(ep), me)
                 raise FormatError(
                     f"{label}: {name(int(pos[first]))} and {name(int(pos[second]))} both hold "
                     f"a value for index {int(ii[second])} at {key} "
@@ -996,8 +1016,7 @@ class Table:
                 )
             vec = np.full(space.size, np.nan)
             vec[ii] = g["value"].to_numpy()
-            key = MetricKey(ds, sp, int(ep), me)
-            data[(key, None if sd < 0 else int(sd))] = vec
+            data[(key, None if sd < 0 else sd)] = vec
             if sd < 0:
                 mean_rows[key] = (ii, g.index.to_numpy())
         _check_means_within_seeds(data, mean_rows, label, name)
@@ -1011,6 +1030,8 @@ class Table:
         ``seed`` is None for the mean over seeds, else the seed's number (an int >= 0: its id
         or position, as the module docstring says);
         ``values`` are numbers over the space, NaN where not measured (never infinite).
+        The new table keeps this one's meta, less its import command (:func:`derived_meta`):
+        no import rebuilds the vector added.
         """
         if not isinstance(key, MetricKey):
             raise ArgumentError(
@@ -1048,7 +1069,8 @@ class Table:
                     "table with its new mean too (Table(space, {**table.data, (key, seed): "
                     "values, (key, None): mean})), or without the mean row"
                 )
-        return Table(self.space, data, source=self.source, meta=dict(self.meta), curves=self.curves)
+        meta = derived_meta(self.meta)
+        return Table(self.space, data, source=self.source, meta=meta, curves=self.curves)
 
     def __repr__(self) -> str:
         # "15625 archs" for a retraining table of one trained cell read as 15625 measured
@@ -1060,6 +1082,25 @@ class Table:
             f"<Table {self.source!r}: {int(measured.sum())} of {self.space.size} archs "
             f"measured, {len(keys)} keys over {', '.join(self.datasets) or 'no datasets'}>"
         )
+
+
+def _sorted_codes(col: pd.Series) -> tuple[list[str], npt.NDArray[np.intp]]:
+    """A tidy key column's distinct names, sorted, and each row's position among them: its
+    rows grouped by these codes are grouped by name, in the names' order, whether the column
+    is text (object or string dtype) or categorical (a reader's, its categories in order of
+    appearance). Every cell is a name: :func:`~nb201_flat.importers.tidy.check_tidy_frame`
+    refused empty ones.
+
+    >>> import pandas as pd
+    >>> column = pd.Series(pd.Categorical(["b", "a", "b"], categories=["b", "a"]))
+    >>> names, codes = _sorted_codes(column)
+    >>> names, codes.tolist()
+    (['a', 'b'], [1, 0, 1])
+    """
+    # a few names over many rows; a category no row uses may be anything (a frame's leftover)
+    cells = col.astype("category").cat.remove_unused_categories()
+    names, rank = np.unique(cells.cat.categories.to_numpy(dtype=object), return_inverse=True)
+    return [str(x) for x in names], rank[cells.cat.codes.to_numpy()]
 
 
 # a mean row may be printed rounded (93.4 for seeds averaging 93.3667, 5710 for 5709.56 s): it
@@ -1183,6 +1224,17 @@ def _mean_off_its_seeds(
     )
 
 
+def derived_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``meta`` of a table derived from one of ``meta`` (a vector added, tables merged):
+    a copy without its ``import_command``, which rebuilds the source table alone (a damaged
+    derived table's rebuild hint named it, and the rebuild lost every derived vector).
+
+    >>> derived_meta({"file": "/d/s.csv", "import_command": "nb201-flat import /d/s.csv ..."})
+    {'file': '/d/s.csv'}
+    """
+    return {k: v for k, v in meta.items() if k != "import_command"}
+
+
 def _frozen_through(vec: np.ndarray) -> bool:
     """Whether no one can write ``vec``'s numbers: neither it nor any array it views is
     writeable (a read-only view of a writeable array, as pandas 3's ``to_numpy()`` gives,
@@ -1202,9 +1254,10 @@ def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] 
     some run (``meta["constant_output"]``; :func:`constant_runs` says on which), and per cell
     not trained because an isomorphic one was, the ``meta["isomorphic_to"]`` records naming
     that cell (``copied_from``), as :func:`read_isomorphic_to` reads them. ``None`` for a
-    table that records neither (a benchmark's own numbers).
+    table that records neither (a benchmark's own numbers); ``(set(), {})`` for a retraining
+    table whose every cell was trained.
     """
-    if not records_stand_ins(table):
+    if not _keeps_stand_in_records(table):
         return None
     copies_by_run(table)  # two sources of a cell in one run are refused, as everywhere
     copies: dict[int, list[dict[str, Any]]] = {}
@@ -1215,8 +1268,17 @@ def stand_ins(table: Table) -> tuple[set[int], dict[int, list[dict[str, Any]]]] 
 
 
 def records_stand_ins(table: Table) -> bool:
-    """Whether ``table``'s meta records stand-ins at all (a retraining table's), as
-    :func:`stand_ins` reads it; a benchmark's own numbers record none."""
+    """Whether ``table`` records a stand-in cell (a constant-output cell or an isomorphic copy,
+    as :func:`stand_ins` reads them); a benchmark's own numbers record none, and nor does a
+    retraining table whose every cell was trained (its meta holds empty records: merging it
+    was refused as one of stand-ins)."""
+    found = stand_ins(table)
+    return found is not None and bool(found[0] or found[1])
+
+
+def _keeps_stand_in_records(table: Table) -> bool:
+    """Whether ``table``'s meta holds stand-in records, perhaps empty ones (a retraining
+    table's: a results database's import keeps both, as :meth:`Table.to_tidy` writes them)."""
     return "constant_output" in table.meta or "isomorphic_to" in table.meta
 
 
@@ -1390,7 +1452,7 @@ def _stand_in_rows(
     its flag is read back: in the first vector of its run, a constant-output cell (one of the
     old flat list: in every run's) and a copy (and the cell it copies).
     """
-    if not records_stand_ins(table):
+    if not _keeps_stand_in_records(table):  # empty ones too: read back as they were
         return None
     copies = copies_by_run(table)
     every, by_run = constant_runs(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 
 from nb201_flat import storage
-from nb201_flat.errors import ArgumentError, FormatError, TableFileError
+from nb201_flat.cli.common import flag_of
+from nb201_flat.errors import ArgumentError, FormatError, Param, TableFileError
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import load_saved_table, load_table, save_table
 from nb201_flat.table import MetricKey, Table
@@ -106,7 +108,12 @@ def test_truncated_parquet_detected(tmp_path: Path) -> None:
     out = save_table(t, tmp_path / "t")
     p = out / "table.parquet"
     p.write_bytes(p.read_bytes()[:100])
-    fix = f"`nb201-flat import /d/SRC --out {out} --force`"
+    # a Python caller is named the call doing what the stored command did (the command line
+    # spells it as that command: _rebuild_hint)
+    fix = (
+        "nb201_flat.save_table(nb201_flat.importers.import_table('/d/SRC'), "
+        f"{str(out)!r}, overwrite=True)"
+    )
     with pytest.raises(TableFileError, match=r"checksum.*" + re.escape(fix)):
         load_saved_table(out)
     with pytest.raises(TableFileError, match="could not be read"):
@@ -114,9 +121,16 @@ def test_truncated_parquet_detected(tmp_path: Path) -> None:
 
 
 def _rebuild_hint(folder: Path) -> str:
+    """The rebuild a load of the damaged ``folder`` names, as the command line spells it (a
+    Python caller is named Python: no command)."""
     with pytest.raises(TableFileError) as info:
         load_saved_table(folder)
-    return str(info.value).split("rebuild it with ", 1)[1]
+    assert "rebuild it with nb201_flat.save_table(" in str(info.value), str(info.value)
+    return info.value.spelled(_as_the_command_line).split("rebuild it with ", 1)[1]
+
+
+def _as_the_command_line(param: Param) -> str | None:
+    return flag_of(param, argparse.ArgumentParser(), argparse.Namespace())
 
 
 def test_rebuild_hint_names_the_folder_read(
@@ -215,7 +229,7 @@ def test_embedded_default_imported_once(tmp_path: Path, monkeypatch: pytest.Monk
     assert (path / "table.parquet").stat().st_mtime_ns == stamp  # not re-imported
     # a damaged cache names the command that rebuilds it
     (path / "table.parquet").write_bytes(b"garbage")
-    with pytest.raises(TableFileError, match="nb201-flat import analognas --out"):
+    with pytest.raises(TableFileError, match=r"nb201_flat.importers.import_table\('analognas'\)"):
         load_table()
 
 

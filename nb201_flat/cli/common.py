@@ -491,6 +491,14 @@ def _python_line(code: str) -> str:
     return f'python -c "{code}"' if not set(code) & set('"$`\\!') else f"python -c {quote(code)}"
 
 
+def _rebuild_line(args: str) -> str:
+    """A damaged table's rebuild (``nb201_flat.save_table`` of an import, as
+    :func:`nb201_flat.storage.rebuild_command` reads its arguments): the import command."""
+    from nb201_flat.storage import rebuild_command
+
+    return f"`{rebuild_command(args)}`"
+
+
 # The command line's way to do what a library message names as a function (an errors.Call),
 # ``{}`` the call's arguments (PATH where it names none), or a function of them: flag_of spells
 # the call so. tests/cli/test_calls.py checks that every Call the library makes is here.
@@ -498,6 +506,7 @@ CALLS: dict[str, str | Callable[[str], str]] = {
     "load_table": "--table {}",
     "save_table": "`nb201-flat import SOURCE --out TABLE`",
     "nb201_flat.importers.import_table": "`nb201-flat import SOURCE --out TABLE`",
+    "nb201_flat.save_table": _rebuild_line,
     "nb201_flat.train": "`nb201-flat train ... --db FILE`",
     "Table.info": "`nb201-flat info`",
     # a query budget at a schedule: search's flags (reproduce names its own, param_values)

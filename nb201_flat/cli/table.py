@@ -46,7 +46,8 @@ the tidy format (--format tidy): one value per row of a file ending in
            params_mb
   value    the number (nan for one not measured)
 and optionally space, constant_output, copied_from (what Table.to_tidy
-writes for a retrained table); any other column is refused."""
+writes for a retrained table, or a table of another space); any other column
+is refused. --space KEY gives a file without a space column its key."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,7 +71,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "folder it names is replaced and the link kept",
     )
     p.add_argument("--format", choices=FORMATS, help="skip auto-detection")
-    # --space means a results database, which never needs an unpickle: argparse refuses both
+    # --space means a results database or a tidy file, neither of which needs an unpickle:
+    # argparse refuses both
     exclusive = p.add_mutually_exclusive_group()
     exclusive.add_argument(
         "--allow-unsafe-pickle",
@@ -80,9 +82,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     exclusive.add_argument(
         "--space",
         metavar="KEY",
-        help="results databases only: the space key to import from one that holds several "
-        "(space, network size and training mode, e.g. nb201#faithful or nb201@C4N1#fast-bf16; "
-        "the import without it lists the keys the file holds)",
+        help="the space key (space, network size and training mode, e.g. nb201#faithful or "
+        "nb201@C4N1#fast-bf16): of a results database, the one to import from a file that "
+        "holds several (the import without it lists them); of a tidy file without a space "
+        "column, the one its rows were measured on (a space column naming another is refused)",
     )
     p.add_argument("--force", action="store_true", help="replace an existing table at --out")
     p.add_argument(
@@ -220,7 +223,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         "source": table.source,
         "archs": table.space.size,
         "vectors": len(table.data),
-        "seconds": round(took, 3),
+        # how long the command took; search's "seconds" are simulated training time
+        "wall_seconds": round(took, 3),
     }
     if args.json:
         emit_json(summary)
@@ -258,15 +262,23 @@ def _warn_changed_source(
 
 
 def _stand_in_note(
-    table: Any, index: int, dataset: str, epochs: int, seeds: list[int], mean_row: bool
+    table: Any,
+    index: int,
+    dataset: str,
+    epochs: int,
+    metric: str,
+    seeds: list[int],
+    mean_row: bool,
 ) -> str | None:
-    """Why cell ``index``'s number on ``dataset`` at ``epochs`` is not its own (``query``):
+    """Why cell ``index``'s ``metric`` on ``dataset`` at ``epochs`` is not its own (``query``):
     ``seeds`` are the runs it comes from (its measured seeds of a mean), ``mean_row`` whether
     it is a stored mean (of every seed: a stand-in where any is). Each run is at chance, a copy
-    of one cell, or trained; a mean of several says which of its seeds are which."""
+    of one cell, or trained; a mean of several says which of its seeds are which. An analytic
+    cost is always the cell's own."""
+    from nb201_flat.conventions import is_analytic_cost
     from nb201_flat.table import constant_runs, copies_at, records_stand_ins
 
-    if not records_stand_ins(table):
+    if not records_stand_ins(table) or is_analytic_cost(metric):
         return None
     every, at_chance = constant_runs(table)
     # the runs of this schedule recording the cell at chance, and those copying it (the cell
@@ -323,6 +335,7 @@ def _cell_counts(table: Any) -> dict[str, int] | None:
     """How many cells with numbers were trained, and how many hold stand-ins (``info``)."""
     import numpy as np
 
+    from nb201_flat.conventions import is_analytic_cost
     from nb201_flat.table import constant_at, copies_at, stand_ins
 
     found = stand_ins(table)
@@ -331,6 +344,8 @@ def _cell_counts(table: Any) -> dict[str, int] | None:
     constant, copies = found
     trained: set[int] = set()
     for (key, seed), arr in table.data.items():
+        if is_analytic_cost(key.metric):  # a value for every cell, trained or not
+            continue
         # a cell is trained where a run of its own measured it: at chance on seed 1 and
         # trained on seed 2 is trained, so is one copied on seed 1 and trained on seed 2 (a
         # stored mean, of every seed, is at chance or a copy if any is)
@@ -460,6 +475,7 @@ def cmd_query(args: argparse.Namespace) -> int:
             arch.index,
             args.dataset,
             args.epochs,
+            args.metric,
             *_seeds_served(table, args, arch.index, policy, drawn),
         ),
         "source": table.source,
@@ -554,10 +570,17 @@ def cmd_record(args: argparse.Namespace) -> int:
             "value for it; record a cell the table measures (`nb201-flat info` shows how many "
             "cells each key measures)"
         )
+    from nb201_flat.conventions import is_analytic_cost
+
     constant, copies = stand_ins(table) or (set(), {})
     every, by_run = constant_runs(table) if arch.index in constant else (set(), {})
-    # the runs this cell was recorded at chance in (an old table's flat list: every run)
-    runs = {(k.dataset, k.epochs, s) for k, s in table.data} if arch.index in every else set()
+    # the runs this cell was recorded at chance in (an old table's flat list: every run, and
+    # analytic costs are no run's)
+    runs = (
+        {(k.dataset, k.epochs, s) for k, s in table.data if not is_analytic_cost(k.metric)}
+        if arch.index in every
+        else set()
+    )
     runs |= {run for run, cells in by_run.items() if arch.index in cells}
     at_chance = [
         {"dataset": d, "epochs": e, "seed": sd}

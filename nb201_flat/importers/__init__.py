@@ -45,6 +45,9 @@ CURVE_FORMATS = ("nb201-pth", "nats-tss", "results-db")
 #: the curve formats whose curves are carried by default: read in the same pass as the final
 #: values (a results database's take reading and checking every epoch's rows: ``curves=True``)
 CURVES_BY_DEFAULT = ("nb201-pth", "nats-tss")
+#: the formats whose importers take a space key (``space``): which of a database's spaces to
+#: import, or the one a tidy file without a ``space`` column was measured on
+SPACE_FORMATS = ("results-db", "tidy")
 
 
 #: The names a tidy table's file ends with (lower case): its readers, sniffer and detector.
@@ -179,8 +182,11 @@ def import_table(
     NATS-tss files (True) or not (False); None, the default, carries them, read in the same
     pass as the final values. A results database's are carried with True only (every epoch's
     rows are read and checked: about 5x the time of its final epochs, see
-    :mod:`nb201_flat.importers.results_db`); other formats store none. ``space``: results
-    databases only, the space key to import from one that holds several (``import --space``).
+    :mod:`nb201_flat.importers.results_db`); other formats store none. ``space``: a space key
+    (``import --space``), for a results database the one to import from a database that holds
+    several, for a tidy file the one its rows were measured on where it has no ``space``
+    column (a retrained table's network size and training; a column naming another key is
+    refused: :func:`~nb201_flat.importers.tidy.read_tidy`); other formats take none.
     ``progress``: a progress bar, for the formats that draw one (:data:`PROGRESS_FORMATS`).
     """
     from nb201_flat.importers.curves import CurveCollector
@@ -226,12 +232,17 @@ def import_table(
         )
     keep = fmt in CURVES_BY_DEFAULT if curves is None else curves
     collector = CurveCollector(str(source)) if keep else None
-    if space is not None and fmt != "results-db":
+    if space is not None and fmt not in SPACE_FORMATS:
         raise ArgumentError(
             Param("space"),
             " applies only to results-db files (what ",
             Call("nb201_flat.train"),
-            f" writes), and {source} is {fmt}; drop it",
+            f" writes) and tidy files, and {source} is {fmt}; drop it",
+        )
+    if space is not None and not isinstance(space, str):  # a key, which both formats name
+        raise ArgumentError(
+            Param("space"),
+            f" must be a space key (text such as 'nb201@C4N1#faithful'), got {shown(space)}",
         )
     if fmt == "analognas":
         from nb201_flat.importers.analognas import data_file, read_analognas
@@ -246,7 +257,7 @@ def import_table(
     if fmt == "tidy":
         from nb201_flat.importers.tidy import read_tidy
 
-        return read_tidy(path)  # with the sha256 of the bytes it parsed
+        return read_tidy(path, space=space)  # with the sha256 of the bytes it parsed
     if fmt == "nb201-pth":
         from nb201_flat.importers.official import read_nb201_pth
 

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from nb201_flat.conventions import outside_range, outside_range_why
 from nb201_flat.curves import Curves, CurveSeed, FloatArray, first_infinite_cell
 from nb201_flat.errors import FormatError
-from nb201_flat.importers.tidy import outside_range, outside_range_why
 from nb201_flat.table import MetricKey
 
 __all__ = ["CurveCollector", "mean_curve", "refused_value"]

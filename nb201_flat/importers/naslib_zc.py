@@ -53,6 +53,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from nb201_flat.conventions import outside_range, outside_range_why
 from nb201_flat.errors import (
     FormatError,
     InvalidArchError,
@@ -62,14 +63,10 @@ from nb201_flat.errors import (
 )
 from nb201_flat.importers import check_source_file
 from nb201_flat.importers.naslib import from_naslib
-from nb201_flat.importers.tidy import (
-    outside_range,
-    outside_range_why,
-    warn_if_fractions,
-)
+from nb201_flat.importers.tidy import warn_if_fractions
 from nb201_flat.space import NB201, Space
 from nb201_flat.storage import SOURCE_SHA256
-from nb201_flat.table import TIDY_COLUMNS, Table, key_name_fault
+from nb201_flat.table import TIDY_COLUMNS, Table, derived_meta, key_name_fault
 
 __all__ = ["ZC_SPLIT", "looks_like_naslib_zc", "merge_tables", "read_naslib_zc"]
 
@@ -322,9 +319,14 @@ def read_naslib_zc(path: str | os.PathLike[str], *, space: Space = NB201) -> pd.
 def merge_tables(base: Table, extra: Table) -> Table:
     """``base`` with every vector of ``extra`` added (same space; a key in both is an error).
 
-    ``meta["merged_meta"]`` keeps ``extra``'s file, checksum and space key; its curves are
-    kept where ``base`` has none. An ``extra`` that records stand-ins is refused (pass it as
-    the base): its copies would be served as measurements without their note.
+    Both tables must name one space key (``meta["space_key"]``: the network size and training
+    of a retraining table's numbers; none for a benchmark's own): the merged table keeps the
+    base's meta, whose key its analytic costs, time budgets and tidy file read for every
+    vector. Its ``import_command`` is dropped (:func:`~nb201_flat.table.derived_meta`): no
+    import of one file rebuilds a merge. ``meta["merged_meta"]`` keeps ``extra``'s file and
+    checksum; its curves are kept where ``base`` has none. An ``extra`` that records stand-ins
+    is refused (pass it as the base): its copies would be served as measurements without
+    their note.
 
     Examples
     --------
@@ -338,6 +340,13 @@ def merge_tables(base: Table, extra: Table) -> Table:
     """
     if extra.space != base.space:
         raise FormatError("cannot merge tables over different spaces")
+    # the base's key is served for every vector: the other's numbers under a wrong network
+    if base.meta.get("space_key") != extra.meta.get("space_key"):
+        raise FormatError(
+            f"cannot merge {_keyed(base)} with {_keyed(extra)}: a table holds one space key "
+            "(the network size and training its costs and time budgets read); merge tables "
+            "of one key"
+        )
     both = sorted({k for k, _ in base.data} & {k for k, _ in extra.data})
     if both:
         raise FormatError(
@@ -358,16 +367,23 @@ def merge_tables(base: Table, extra: Table) -> Table:
         )
     data = dict(base.data)
     data.update(extra.data)
-    # extra's file and checksum stay with its vectors (its space key too, a retraining table's)
-    kept = ("file", SOURCE_SHA256, "space_key")
+    # extra's file and checksum stay with its vectors (its space key is the base's, checked)
+    kept = ("file", SOURCE_SHA256)
     return Table(
         base.space,
         data,
         source=f"{base.source} + {extra.source}",
         meta={
-            **base.meta,
+            **derived_meta(base.meta),
             "merged": extra.source,
             "merged_meta": {k: extra.meta[k] for k in kept if k in extra.meta},
         },
         curves=base.curves if base.curves is not None else extra.curves,
     )
+
+
+def _keyed(table: Table) -> str:
+    """``table`` by its source and space key, as a refused merge names it."""
+    key = table.meta.get("space_key")
+    named = "no space key: NB201's own network" if key is None else f"space key {key!r}"
+    return f"{table.source!r} ({named})"

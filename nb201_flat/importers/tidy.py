@@ -3,6 +3,16 @@
 This is the schema ``nb201-flat import --help`` describes and the interchange form of every
 importer. Reads the endings :data:`~nb201_flat.importers.TIDY_SUFFIXES` lists (CSV, plain or
 compressed; TSV; parquet).
+
+A retrained table's file (:meth:`~nb201_flat.table.Table.to_tidy`) also holds its space key
+(column ``space``), from which its training mode and recipe are read back
+(``meta["mode"]``, ``meta["recipe"]``, as a results database's import records them:
+:func:`training_of_key`), and its stand-in cells (:data:`~nb201_flat.table.STAND_IN_COLUMNS`).
+It cannot hold the rest of a results database's provenance: the digest of the data each
+dataset's runs were trained on (``meta["data"]``), how and where the runs were trained
+(``meta["trained_as"]``, ``meta["trained_on"]``), nor the learning curves
+(``table.curves``); the table read back names the tidy file as its source (``meta["file"]``
+and its sha256). Keep the results database, or the table folder, for those.
 """
 
 from __future__ import annotations
@@ -19,15 +29,23 @@ import pandas as pd
 
 from nb201_flat.conventions import (
     COST_METRICS,
-    cannot_be_negative,
     is_accuracy,
     is_drift_accuracy,
     is_percent_accuracy,
     is_spread,
+    metric_range,
+    outside_range_why,
 )
-from nb201_flat.errors import FormatError, Part, TableFileError
+from nb201_flat.errors import (
+    ArgumentError,
+    FormatError,
+    InvalidArchError,
+    Param,
+    Part,
+    TableFileError,
+)
 from nb201_flat.importers import TIDY_SUFFIXES, check_source_file
-from nb201_flat.space import NB201, Space
+from nb201_flat.space import NB201, Space, check_space
 from nb201_flat.storage import SOURCE_SHA256
 from nb201_flat.table import (
     TIDY_COLUMNS,
@@ -61,19 +79,6 @@ _PAST_INT64 = "is out of range (an int64 holds -2**63..2**63-1)"
 # found by one rule (_first_infinite), for files, frames and the importers' frames alike
 _NOT_FINITE = "is not a finite number (use nan for a missing number)"
 
-# an accuracy is a percentage (NB201 stores 0..100; AnalogNAS-Bench's after drift too): -5 or
-# 1e308 is a damaged or mis-scaled file, never a score; query printed it as one. A time, loss,
-# size or spread is never negative: a search summed a negative time_s into its budget.
-# Importers refuse a value outside its metric's range by one rule (metric_range): a tidy
-# file by its line, an official file or a results database by arch and key
-# (check_value_ranges), a NASLib zc file's measurements (val_accuracy, costs) by their JSON
-# key, AnalogNAS-Bench's data.anb by arch and key. Only at import: a table built in memory
-# (a synthetic one) may hold any number.
-ACCURACY_RANGE: Final = (0.0, 100.0)
-NOT_PERCENT: Final = "is not an accuracy in percent (0..100)"
-NOT_NON_NEGATIVE: Final = "is negative, which a loss, a time or a cost cannot be"
-NOT_A_SPREAD: Final = "is negative, which a spread (a standard deviation) cannot be"
-
 # an empty cell of a column every row fills, and a blank key name (table.key_name_fault's)
 _EMPTY_WHY: Final = "is empty (every row needs one)"
 
@@ -87,52 +92,6 @@ def _first_infinite(values: Any) -> int | None:
 
     infinite = np.isinf(values)
     return _first(infinite) if infinite.any() else None
-
-
-def metric_range(metric: str) -> tuple[float, float] | None:
-    """The values a measurement of ``metric`` can have (inclusive), or None for a metric of
-    no known range: :data:`ACCURACY_RANGE` for an accuracy in percent
-    (:func:`~nb201_flat.conventions.is_percent_accuracy`, after drift too), ``0..inf`` for a
-    loss, time or cost (:func:`~nb201_flat.conventions.cannot_be_negative`) and for a spread
-    (:func:`~nb201_flat.conventions.is_spread`); zero-cost proxies and a user's own metrics
-    have none.
-
-    >>> metric_range("drift_1h"), metric_range("time_s"), metric_range("drift_1h_std")
-    ((0.0, 100.0), (0.0, inf), (0.0, inf))
-    >>> metric_range("synflow") is None
-    True
-    """
-    if is_percent_accuracy(metric):
-        return ACCURACY_RANGE
-    return (0.0, math.inf) if cannot_be_negative(metric) or is_spread(metric) else None
-
-
-def outside_range_why(metric: str) -> str:
-    """Why a value outside :func:`metric_range` is refused, after the value in its message:
-    every importer words it so.
-
-    >>> outside_range_why("ptq_accuracy"), outside_range_why("loss")
-    ('is not an accuracy in percent (0..100)', 'is negative, which a loss, a time or a cost cannot be')
-    """
-    if is_percent_accuracy(metric):
-        return NOT_PERCENT
-    return NOT_A_SPREAD if is_spread(metric) else NOT_NON_NEGATIVE
-
-
-def outside_range(metric: str, values: Any) -> Any:
-    """True where ``values`` (one, or an array) of ``metric`` lie outside :func:`metric_range`
-    (NaN, a missing number, does not); False for a metric of no range.
-
-    >>> outside_range("time_s", pd.Series([-1.0, 2.0, math.nan])).tolist()
-    [True, False, False]
-    >>> outside_range("jacov", -1.0)
-    False
-    """
-    limits = metric_range(metric)
-    if limits is None:
-        return False
-    low, high = limits
-    return (values < low) | (values > high)
 
 
 def _outside_ranges(metrics: Any, values: Any) -> Any:
@@ -237,13 +196,22 @@ def _row_error(
 
 
 def _bad(
-    p: Path, row: int, column: str, value: object, why: str, csv: bool, fix: str = "fix the file"
+    p: Path,
+    row: int,
+    column: str,
+    value: object,
+    why: str,
+    csv: bool,
+    fix: str | tuple[Part, ...] = "fix the file",
 ) -> FormatError:
     where = f"row {row + 1} (line {row + 2})" if csv else f"row {row + 1}"
     shown = "'' (or NA, null...)" if value is _MISSING_CELL else repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return FormatError(f"{p}: {where}, column {column!r}: {shown} {why}; {fix}")
+    return FormatError(
+        f"{p}: {where}, column {column!r}: {shown} {why}; ",
+        *((fix,) if isinstance(fix, str) else fix),  # parts: a fix naming a parameter
+    )
 
 
 def _first(mask: Any) -> int:
@@ -663,7 +631,7 @@ def warn_if_fractions(source: object, columns: Mapping[str, Any] | pd.DataFrame)
 
 
 def _line_bad(
-    p: Path, column: str, csv: bool, fix: str = "fix the file"
+    p: Path, column: str, csv: bool, fix: str | tuple[Part, ...] = "fix the file"
 ) -> Callable[[int, object, str], FormatError]:
     """``bad(row, value, why)``: the one-line error for a cell of ``column`` by the file's line
     (an empty cell, read as None or NaN, shown as such), as :func:`tidy_space` and
@@ -893,6 +861,8 @@ def _key_text_fault(col: pd.Series) -> tuple[int, str] | None:
     if not bad.any():
         return None
     rows = bad if codes is None else np.isin(codes, np.flatnonzero(bad))
+    if not rows.any():  # a bad category no row uses (a frame's leftover) names nothing
+        return None
     row = _first(rows)  # the first row of any bad value
     return row, cast(str, faults[row if codes is None else codes[row]])
 
@@ -1027,9 +997,30 @@ column of one's own (:func:`~nb201_flat.table.check_tidy_columns`; ignoring it w
 network size of a retrained table's file unseen)."""
 
 
+_OTHER_SPACE_FIX: Final = (
+    "fix the file; or, if it holds another space than NB201's (a file without a space column "
+    "is read as NB201's), pass ",
+    Param("space", placeholder="KEY"),
+    ", its space key (<N>nodes:<op>,...,<op>:lexicographic, e.g. "
+    "3nodes:none,skip_connect,nor_conv_3x3:lexicographic)",
+)
+
+
+def _no_cell_of(space: Space, text: object) -> bool:
+    """Whether ``text`` is an arch string that no cell of ``space`` parses as (an empty cell
+    is not one)."""
+    if not isinstance(text, str) or not text.strip():
+        return False
+    try:
+        space.parse(text)
+    except InvalidArchError:
+        return True
+    return False
+
+
 def tidy_space(
     df: pd.DataFrame,
-    space: Space | None,
+    space: Space | str | None,
     meta: Mapping[str, Any] | None,
     source: str,
     *,
@@ -1037,31 +1028,42 @@ def tidy_space(
 ) -> tuple[Space, dict[str, Any]]:
     """The space of a tidy frame from ``source`` and its meta, with the space key of its
     ``space`` column (:meth:`Table.to_tidy` writes a retrained table's: the network size the
-    analytic costs need) in ``meta["space_key"]``.
+    analytic costs need) in ``meta["space_key"]``, and the training mode and recipe that key
+    names in ``meta["mode"]`` and ``meta["recipe"]``, as a results database's import records
+    them (:func:`training_of_key`).
 
     The key names the space when ``space`` is None (else NB201); several keys, a key that is
     none (``nb201@c4n1`` would read as NB201's full size), or one naming another space than
-    ``space`` or another key than ``meta``'s are refused in one line. A cell that is no space
-    key (empty, not text, or text of another kind: a user's own column called ``space``) is
-    refused by its first row with :data:`SPACE_COLUMN_FIX`, by ``bad(row, value, why)`` (a
-    file's line) or else by the frame's row.
+    ``space`` or another key than ``meta``'s are refused in one line. ``space`` may be a space
+    key itself (``read_tidy(..., space=KEY)``, ``import --space KEY``): the key of a frame
+    without the column (a file written without it), and refused, naming both, where the
+    column holds another. A cell that is no space key (empty, not text, or text of another
+    kind: a user's own column called ``space``) is refused by its first row with
+    :data:`SPACE_COLUMN_FIX`, by ``bad(row, value, why)`` (a file's line) or else by the
+    frame's row.
     """
     import numpy as np
 
-    from nb201_flat.importers.results_db import space_from_key
-
     out = dict(meta or {})
+    given = space if isinstance(space, str) else None
+    cells = space if isinstance(space, Space) else None
+    if given is not None and (cells := _space_of_key(given)) is None:
+        raise ArgumentError(
+            Param("space", given),
+            f" is not a space key ({_SPACE_KEYS}); pass one, or leave ",
+            Param("space"),
+            " out",
+        )
     if "space" not in df:
-        return (NB201 if space is None else space), out
+        if given is not None:
+            _agree_on_key(out, given, source, "the space given")
+        return (NB201 if cells is None else cells), out
     column = df["space"]
     codes, uniques = pd.factorize(column, use_na_sentinel=True)  # a few keys over many rows
     spaces: dict[str, Space] = {}
     for key in np.asarray(uniques, dtype=object):
-        try:
-            if isinstance(key, str) and key == key.strip():  # " nb201" would be a key apart
-                spaces[key] = space_from_key(key)
-        except FormatError:
-            pass
+        if (keyed := _space_of_key(key)) is not None:
+            spaces[key] = keyed
     known = np.array([isinstance(k, str) and k in spaces for k in uniques] + [False], dtype=bool)
     if not known[codes].all():  # code -1, an empty cell, reads the trailing False
         row = _first(~known[codes])
@@ -1080,18 +1082,62 @@ def tidy_space(
         )
     key = keys[0]
     named = spaces[key]
-    if space is not None and named != space:
+    if given is not None and key != given:  # another network size or training than said
+        raise FormatError(
+            f"{source}: column 'space' holds space key {key!r}, not the ",
+            Param("space", given),
+            " given; leave ",
+            Param("space"),
+            " out to use the column's, or fix the column",
+        )
+    if cells is not None and named != cells:
         raise FormatError(
             f"{source}: column 'space' holds {key!r}, which names another space than the one "
-            f"given ({space!r}); leave space= out to use the column's"
+            f"given ({cells!r}); leave space= out to use the column's"
         )
-    if out.get("space_key", key) != key:
-        raise FormatError(
-            f"{source}: column 'space' holds space key {key!r}, but meta names "
-            f"{out['space_key']!r}; pass one of them"
-        )
-    out["space_key"] = key
+    _agree_on_key(out, key, source, "column 'space'")
     return named, out
+
+
+def _space_of_key(key: object) -> Space | None:
+    """The space a space key names (:func:`~nb201_flat.importers.results_db.space_from_key`),
+    or None for what is none: not text, spaces around it (``" nb201"`` would be a key apart),
+    a size suffix it cannot read (``nb201@c4n1`` would cost as NB201's full size)."""
+    from nb201_flat.importers.results_db import space_from_key
+
+    if not isinstance(key, str) or key != key.strip():
+        return None
+    try:
+        return space_from_key(key)
+    except FormatError:
+        return None
+
+
+def training_of_key(key: str) -> dict[str, str | None]:
+    """The training a results-database space key names, as its import records it:
+    ``mode`` (its mode tag; None for a key written before modes) and ``recipe`` (what the
+    recipe changes from NB201's; None for NB201's own).
+
+    >>> training_of_key("nb201@C4N1#fast-bf16"), training_of_key("nb201@C4N1")
+    ({'mode': 'fast-bf16', 'recipe': None}, {'mode': None, 'recipe': None})
+    """
+    from nb201_flat.train.modes import recipe_of_key, split_keyed_space
+
+    return {"mode": split_keyed_space(key)[1], "recipe": recipe_of_key(key)}
+
+
+def _agree_on_key(out: dict[str, Any], key: str, source: str, where: str) -> None:
+    """Set ``out["space_key"]`` to ``key`` (from ``where``: the column, or the key given) and
+    ``out``'s mode and recipe to its (:func:`training_of_key`), refusing a meta naming
+    others."""
+    named = {"space_key": key, **training_of_key(key)}
+    for name, value in named.items():
+        if out.get(name, value) != value:
+            what = f"space key {key!r}" if name == "space_key" else f"{key!r}, of {name} {value!r}"
+            raise FormatError(
+                f"{source}: {where} holds {what}, but meta names {out[name]!r}; pass one of them"
+            )
+    out.update(named)
 
 
 def tidy_stand_ins(
@@ -1292,12 +1338,21 @@ def _agree(out: dict[str, Any], name: str, value: list[Any], column: str, source
 
 
 def read_tidy(
-    path: str | os.PathLike[str], *, space: Space | None = None, source: str | None = None
+    path: str | os.PathLike[str], *, space: Space | str | None = None, source: str | None = None
 ) -> Table:
     """Read a tidy long file into a :class:`~nb201_flat.table.Table` (its space: ``space``,
-    else the one its ``space`` column names, else NB201; :func:`tidy_space`)."""
+    else the one its ``space`` column names, else NB201; :func:`tidy_space`).
+
+    ``space`` is a :class:`~nb201_flat.space.Space`, or a space key (``import --space KEY``:
+    ``nb201@C4N1#faithful``, ``3nodes:none,skip_connect,nor_conv_3x3:lexicographic``), which
+    marks a file without a ``space`` column as of that network and training, as the column
+    would (a retrained table's analytic costs and time budgets read it); a column holding
+    another key is refused.
+    """
     import numpy as np
 
+    if space is not None and not isinstance(space, str):
+        check_space(space)
     p = Path(path)
     df = read_tidy_frame(p)
     meta = {
@@ -1307,18 +1362,30 @@ def read_tidy(
     }
     csv = not p.name.lower().endswith(".parquet")
 
+    unnamed = space is None and "space" not in df
     bad_space = _line_bad(p, "space", csv, fix=SPACE_COLUMN_FIX)
     space, meta = tidy_space(df, space, meta, str(p), bad=bad_space)
+
+    def fix(row: int) -> str | tuple[Part, ...]:
+        # a file of another space, written without the column naming it, is read as NB201's:
+        # a row whose arch is no cell of NB201's may be a cell of that space
+        other = unnamed and "arch" in df and _no_cell_of(space, df["arch"].iloc[row])
+        return _OTHER_SPACE_FIX if other else "fix the file"
+
     for col in ("index", "copied_from"):  # here, with the space's size, to name the line
         if col in df:
             nulls = df[col].isna().to_numpy(dtype=bool)
             cells = df[col].to_numpy(dtype=np.int64, na_value=0)
             if (i := _first_outside(cells, nulls, 0, space.size - 1)) is not None:
                 why = _int_range_why(col, 0, space.size - 1)
-                raise _bad(p, i, col, int(cells[i]), why, csv)
+                raise _bad(p, i, col, int(cells[i]), why, csv, fix=fix(i))
     if "arch" in df:  # here, to name a bad string by the file's line
+
+        def bad_arch(row: int, value: object, why: str) -> FormatError:
+            return _line_bad(p, "arch", csv, fix=fix(row))(row, value, why)
+
         index = df["index"].to_numpy(dtype="int64") if "index" in df else None
-        check_arch_column(df["arch"], space, _line_bad(p, "arch", csv), index=index)
+        check_arch_column(df["arch"], space, bad_arch, index=index)
     return Table.from_tidy(
         df,
         space=space,

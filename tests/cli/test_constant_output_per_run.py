@@ -232,3 +232,31 @@ def test_no_curves_on_a_results_database_says_where_its_epochs_are(
     code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "c"), "--curves")
     assert code == 0, err
     assert (tmp_path / "c" / "curves.parquet").exists()
+
+
+def test_a_damaged_curves_file_names_its_rebuild_in_each_callers_words(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the curves reader took its rebuild hint as Python text: a command reading a damaged
+    # curves file named nb201_flat.save_table(...) where its other refusals name the import
+    from nb201_flat.cli.common import CALLS
+    from nb201_flat.errors import Call, TableFileError
+    from nb201_flat.storage import load_table
+
+    src = write_db(tmp_path / "r.sqlite")
+    code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "c"), "--curves")
+    assert code == 0, err
+    path = tmp_path / "c" / "curves.parquet"
+    damaged = bytearray(path.read_bytes())
+    damaged[100] ^= 1
+    path.write_bytes(bytes(damaged))
+    table = load_table(tmp_path / "c")
+    assert table.curves is not None
+    with pytest.raises(TableFileError, match="does not match its checksum") as caught:
+        table.curves.curve(table.curves.keys()[0])
+    assert "import_table(" in str(caught.value)  # Python's words
+    calls = [p for p in caught.value.parts if isinstance(p, Call)]
+    assert calls, caught.value.parts  # a part the command line spells as its own
+    way = CALLS[calls[0].name]
+    line = way(calls[0].placeholder) if callable(way) else way.format(calls[0].placeholder)
+    assert "nb201-flat import" in line and str(src) in line and "--curves" in line, line

@@ -64,20 +64,12 @@ def test_a_database_of_several_modes_or_sizes_imports_one_with_space(
 def test_space_on_another_format_or_with_unsafe_pickle_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    src = tmp_path / "t.csv"
-    pd.DataFrame(
-        {
-            "index": [0],
-            "dataset": "cifar10",
-            "split": "ori-test",
-            "epochs": 200,
-            "metric": "accuracy",
-            "value": [1.0],
-        }
-    ).to_csv(src, index=False)
+    # a tidy file takes one too (the key its rows were measured on): a NASLib zc file does not
+    src = tmp_path / "zc.json"
+    src.write_text(json.dumps({"cifar10": {"(0, 0, 0, 0, 0, 0)": {"synflow": 1.0}}}))
     code, _, err = run(capsys, "import", str(src), "--out", str(tmp_path / "o"), "--space", "nb201")
     assert code == 2 and "error: --space applies only to results-db files" in err
-    assert "is tidy" in err
+    assert "and tidy files, and" in err and "is naslib-zc" in err
     db = write_db(tmp_path / "d.sqlite", [("nb201", 7, 777)])
     with pytest.raises(SystemExit) as exc:
         main(
@@ -506,11 +498,14 @@ def test_import_table_takes_the_space_of_a_results_database(tmp_path: Path) -> N
     assert import_table(src, space=SMALL).meta["space_key"] == SMALL
     csv = tmp_path / "t.csv"
     _frame().to_csv(csv, index=False)
+    assert import_table(csv, space=SMALL).meta["space_key"] == SMALL  # the key of its rows
+    zc = tmp_path / "zc.json"
+    zc.write_text(json.dumps({"cifar10": {"(0, 0, 0, 0, 0, 0)": {"synflow": 1.0}}}))
     with pytest.raises(ArgumentError) as exc:
-        import_table(csv, space="nb201")
+        import_table(zc, space="nb201")
     assert str(exc.value) == (
-        f"space applies only to results-db files (what nb201_flat.train writes), "
-        f"and {csv} is tidy; drop it"
+        f"space applies only to results-db files (what nb201_flat.train writes) and tidy "
+        f"files, and {zc} is naslib-zc; drop it"
     )
 
 

@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 from cli_helpers import one_line_exit_2
 
-from nb201_flat.conventions import is_percent_accuracy, is_spread, natural_direction
+from nb201_flat.conventions import is_percent_accuracy, is_spread, metric_range, natural_direction
 from nb201_flat.demo import benchmark_statement
 from nb201_flat.errors import ArgumentError, FormatError, TableFileError
 from nb201_flat.figures._common import axis_label, benchmark_caption
 from nb201_flat.importers import analognas
 from nb201_flat.importers.analognas import PUBLISHED_SOURCE, is_analognas_source
-from nb201_flat.importers.tidy import metric_range, read_tidy, warn_if_fractions
+from nb201_flat.importers.tidy import read_tidy, warn_if_fractions
 from nb201_flat.space import NB201
 from nb201_flat.storage import load_table, save_table
 from nb201_flat.table import MetricKey, Table

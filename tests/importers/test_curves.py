@@ -319,7 +319,7 @@ def test_infinite_curve_values_are_refused_naming_where(tmp_path: Path) -> None:
     column = {"name": "k0", "dataset": "cifar10", "split": "ori-test", "epochs": 200}
     column.update(metric="accuracy", seed=None, n_epochs=3)
     entry = {"file": "c.pq", "n_archs": 4, "columns": [column]}
-    curves = lazy_curves(tmp_path, entry, sums=None, hint="re-import it")
+    curves = lazy_curves(tmp_path, entry, sums=None, hint=("re-import it",))
     with pytest.raises(TableFileError, match=r"c\.pq column k0 is infinite at architecture 2"):
         curves.curve(key)
 
