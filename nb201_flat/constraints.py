@@ -63,6 +63,7 @@ from nb201_flat.errors import (
     check_flag,
     check_float_range,
     check_int_range,
+    joined,
     real_number,
     shown,
 )
@@ -148,7 +149,7 @@ def cost_vector(table: Table, dataset: str, cost: str, *, epochs: int | None = N
         f"there: {', '.join(have) or 'none'})",
         *way,
         "an analytic cost, computed for every cell of an NB201 dataset (",
-        Param("cost", placeholder=analytic_for(cost)),
+        *_analytic_fix(cost),
         ")",
     )
 
@@ -160,8 +161,19 @@ def analytic_for(cost: str) -> str:
     >>> analytic_for("params_mb"), analytic_for("flops_m_naslib")
     ('params_mb_analytic', 'params_mb_analytic or flops_m_analytic')
     """
+    return " or ".join(_analytic_names(cost))
+
+
+def _analytic_names(cost: str) -> tuple[str, ...]:
+    """The analytic costs :func:`analytic_for` names for ``cost``, one by one."""
     same = f"{cost}_analytic"
-    return same if same in COST_METRICS else "params_mb_analytic or flops_m_analytic"
+    return (same,) if same in COST_METRICS else ("params_mb_analytic", "flops_m_analytic")
+
+
+def _analytic_fix(cost: str) -> list[str | Param]:
+    """Message parts passing :func:`analytic_for`'s costs: ``cost='params_mb_analytic'`` (the
+    value quoted, so that the call runs as written; a command spells its own flag)."""
+    return joined((Param("cost", name) for name in _analytic_names(cost)), " or ")
 
 
 def _unpriced(v: FloatArray, c: FloatArray, metric: str, cost: str) -> int:
@@ -173,7 +185,7 @@ def _unpriced(v: FloatArray, c: FloatArray, metric: str, cost: str) -> int:
         raise ConstraintError(
             f"none of the {missing} cells with a measured {metric} has a stored {cost}; "
             f"give an analytic cost, computed for every cell: ",
-            Param("cost", placeholder=analytic_for(cost)),
+            *_analytic_fix(cost),
         )
     return missing
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,11 @@ import numpy as np
 
 from nb201_flat.conventions import default_metric
 from nb201_flat.errors import ProtocolError
-from nb201_flat.importers.analognas import COPY_SOURCE, is_analognas_source
+from nb201_flat.importers.analognas import (
+    COPY_SOURCE,
+    holds_analognas_numbers,
+    is_analognas_source,
+)
 from nb201_flat.table import Table
 
 #: what the demo calls "flattest", stated once and printed with the result (its space's count)
@@ -45,14 +49,17 @@ FLATTEST_MEANING_PARTIAL = (
 LOAD_IMPORTED = "load_table(PATH) or $NB201_FLAT_TABLE"
 
 
-def benchmark_statement(source: str, load: str = LOAD_IMPORTED) -> str:
-    """Say plainly which benchmark a table holds, by its source.
+def benchmark_statement(
+    source: str, load: str = LOAD_IMPORTED, *, metrics: Iterable[str] = ()
+) -> str:
+    """Say plainly which benchmark a table holds, by its source and its ``metrics``.
 
     The embedded default is AnalogNAS-Bench: the NB201 cells, trained by AnalogNAS with its own
     CIFAR-10 recipe, so its numbers are not NAS-Bench-201's; ``load`` says how the caller
     loads an imported NB201 table instead (a command: its ``--table`` option). Told by the
-    importer's label (:func:`~nb201_flat.importers.analognas.is_analognas_source`), not by a
-    file's name.
+    importer's label or AnalogNAS-Bench's own metrics
+    (:func:`~nb201_flat.importers.analognas.holds_analognas_numbers`: its numbers written to a
+    tidy file and imported again keep them under another label), not by a file's name.
 
     Examples
     --------
@@ -63,12 +70,19 @@ def benchmark_statement(source: str, load: str = LOAD_IMPORTED) -> str:
     True
     >>> "not the embedded default" in benchmark_statement("AnalogNAS-Bench-format file d.anb")
     True
+    >>> benchmark_statement("tidy file anb.csv", metrics=["accuracy", "ptq_accuracy"])
+    "tidy file anb.csv: AnalogNAS-Bench's numbers under another label, ... (not NAS-Bench-201's ..."
     >>> benchmark_statement("nb201-v1_1")
     'table nb201-v1_1'
     """
-    if not is_analognas_source(source):
+    if not holds_analognas_numbers(source, metrics):
         return f"table {source}"
     tail = f"(not NAS-Bench-201's numbers; an imported NB201 table: {load})"
+    if not is_analognas_source(source):  # e.g. a tidy export of it, imported again
+        return (
+            f"{source}: AnalogNAS-Bench's numbers under another label, told by the metrics "
+            f"only it measures {tail}"
+        )
     if source.startswith(COPY_SOURCE):  # a copy that is not the published data
         return f"{source}: a file in AnalogNAS-Bench's format, not the embedded default {tail}"
     return (  # the published data, embedded or by path
@@ -210,7 +224,8 @@ class DemoResult:
             else {
                 "protocol": self.protocol,
                 "runs": self.runs,
-                "seconds": self.search_seconds,
+                # how long the searches took, not simulated time (search's "seconds")
+                "wall_seconds": self.search_seconds,
                 "rows": [dict(r) for r in self.rows],
                 "paired_difference": [
                     {
@@ -255,7 +270,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     """Compute the demo on ``table``: best cells, landscape facts, RS vs NA-RS paired runs.
 
     The search uses the NB201 paper's protocol where the table supports it, else ``fixed-n``
-    (100 queries, optimistic: search metric = report metric; said once, in the notes); where
+    (100 queries; optimistic where it searches the metric it reports, said in the notes); where
     the table serves neither (it measures a neighbourhood, not the space) the landscape part
     stands alone and :attr:`DemoResult.search_skipped` says why.
     A table that measures none of the metric (:func:`~nb201_flat.conventions.default_metric`)
@@ -364,7 +379,7 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
 
     landscape: dict[str, Any] = {
         "table": table.source,
-        "benchmark": benchmark_statement(table.source),
+        "benchmark": benchmark_statement(table.source, metrics=(k.metric for k in table)),
         "metric": str(key),
         "archs": space.size,
         "measured": measured,

@@ -293,10 +293,10 @@ def test_a_cost_stored_for_other_datasets_names_them(
         "table 't' stores no cost 'params_mb' for cifar10 (its model metrics there: none); it "
         "stores params_mb for cifar10-valid: name one of those (dataset, whose accuracies are "
         "then the ones ranked), or give an analytic cost, computed for every cell of an NB201 "
-        "dataset (cost=params_mb_analytic)"
+        "dataset (cost='params_mb_analytic')"
     )
     # stored for no dataset: the analytic costs alone
-    with pytest.raises(ConstraintError, match=r"none\); give an analytic cost.*\(cost=params_mb_"):
+    with pytest.raises(ConstraintError, match=r"none\); give an analytic cost.*\(cost='params_mb_"):
         cost_vector(t, "cifar10", "latency_s")
     path = str(save_table(t, tmp_path / "t"))
     argv = ["constrained", "--table", path, "--split", "ori-test", "--epochs", "200"]
@@ -544,7 +544,7 @@ def test_no_measured_cell_with_a_cost_is_refused_naming_an_analytic_cost() -> No
             call()
         assert str(err.value) == (
             "none of the 10 cells with a measured accuracy has a stored params_mb; give an "
-            "analytic cost, computed for every cell: cost=params_mb_analytic"
+            "analytic cost, computed for every cell: cost='params_mb_analytic'"
         )
     # a few cells without a cost: counted, not refused
     size = size.copy()  # the table holds it read-only
@@ -590,3 +590,27 @@ def test_what_best_under_cannot_serve_names_the_real_cause() -> None:
     # a dataset of unknown shape: the fix is with_analytic_costs' shapes=, not this call's
     with pytest.raises(UnknownKeyError, match=r"with_analytic_costs\(table, \['toy'\], shapes="):
         best_under(t, "toy", "x-valid", 12, cost="flops_m_analytic", max_cost=5.0)
+
+
+def test_the_note_for_naslib_flops_names_each_analytic_cost_as_a_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "--cost params_mb_analytic or flops_m_analytic": the second was no flag to copy
+    from nb201_flat.cli import main
+    from nb201_flat.testing import synthetic_table
+
+    t = synthetic_table()
+    flops = analytic_costs(NB201, "cifar100")["flops_m"].to_numpy(dtype=float, copy=True)
+    flops[int(np.nanargmax(t.vector("cifar100", "x-valid", 200)))] = np.nan
+    t = t.with_vector(MetricKey("cifar100", "model", 200, "flops_m_naslib"), flops)
+    path = save_table(t, tmp_path / "t")
+    argv = ["constrained", "--table", str(path), "--dataset", "cifar100", "--split", "x-valid"]
+    argv += ["--epochs", "200", "--max-cost", "100", "--cost", "flops_m_naslib"]
+    assert main(argv) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .endswith(
+            "left out; --cost params_mb_analytic or --cost flops_m_analytic covers every cell"
+        )
+    )

@@ -98,8 +98,9 @@ def cmd_constrained(args: argparse.Namespace) -> int:
         [
             f"{unpriced} cell{'s' if unpriced != 1 else ''} with a measured {args.metric} "
             f"{'have' if unpriced != 1 else 'has'} no stored {args.cost} and "
-            f"{'were' if unpriced != 1 else 'was'} left out; --cost {analytic_for(args.cost)} "
-            "covers every cell"
+            f"{'were' if unpriced != 1 else 'was'} left out; "
+            + " or ".join(f"--cost {c}" for c in analytic_for(args.cost).split(" or "))
+            + " covers every cell"
         ]
         if unpriced
         else []

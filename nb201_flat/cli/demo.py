@@ -60,7 +60,9 @@ def demo_summary(
     res = run_demo(table, top=top, runs=runs, seed=seed)
     out = res.as_dict()
     # the command's own way to an imported table (the library's names load_table)
-    out["benchmark"] = benchmark_statement(table.source, "--table PATH or $NB201_FLAT_TABLE")
+    out["benchmark"] = benchmark_statement(
+        table.source, "--table PATH or $NB201_FLAT_TABLE", metrics=(k.metric for k in table)
+    )
     if res.search_skipped is not None and parser is not None and args is not None:
         # why no search ran, its fix spelled as the command's flags (--table, not table)
         out["search"]["skipped"] = error_line(res.search_skipped, parser, args)
@@ -161,9 +163,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for note in s["notes"]:
             print(f"  note: {note}")
         return 0
-    print(
-        f"\nRS vs NA-RS, protocol {s['protocol']}, {s['runs']} paired runs ({s['seconds']} s), "
-        "final test value in %, mean ± std over runs:"  # search's words: the spread is no CI
+    print(  # search's words: the spread is no CI
+        f"\nRS vs NA-RS, protocol {s['protocol']}, {s['runs']} paired runs "
+        f"({s['wall_seconds']} s), final test value in %, mean ± std over runs:"
     )
     for r in s["rows"]:
         # the whole reported key, as search prints it

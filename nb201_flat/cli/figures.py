@@ -217,7 +217,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
                 {
                     "name": r.name,
                     "files": files,
-                    "seconds": round(r.seconds, 2),
+                    # how long it took to draw, not simulated time (search's "seconds")
+                    "wall_seconds": round(r.seconds, 2),
                     "notes": list(r.notes),
                 }
             )
@@ -238,7 +239,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
                 "out": str(out),
                 "figures": made,
                 "skipped": skipped,
-                "seconds": round(total, 2),
+                "wall_seconds": round(total, 2),
             }
         )
     else:

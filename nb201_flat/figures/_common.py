@@ -266,10 +266,11 @@ def wrap_text(text: str, prop: FontProperties, width_in: float) -> str:
         return float(w)
 
     # A line's width is the sum of its words' and spaces' within ~1e-14 pt in DejaVu Sans
-    # (matplotlib's default; the style sheet names no family), which kerns nothing across a
-    # space: each word is measured once, and a whole line only when that sum lies within
-    # ``margin`` of the limit (2 pt and more: room for a font that does kern across a space),
-    # so the breaks are those of measuring every trial line, which took ~1 s a figure set
+    # (the family the style sheet names, whatever the user's rcParams say), which kerns
+    # nothing across a space: each word is measured once, and a whole line only when that sum
+    # lies within ``margin`` of the limit (2 pt and more: room for a font that does kern across
+    # a space), so the breaks are those of measuring every trial line, which took ~1 s a
+    # figure set
     words = {w: width(w) for w in set(text.replace("\n", " ").split(" "))}
     space = width("a a") - 2 * width("a")
     limit = width_in * 72.0

@@ -23,6 +23,7 @@ import numpy as np
 
 from nb201_flat.errors import (
     ArgumentError,
+    Call,
     FigureSkipped,
     MissingValueError,
     Param,
@@ -302,7 +303,8 @@ def render(
     Raises
     ------
     FigureSkipped
-        The table lacks what the figure needs (the message says what).
+        The table lacks what the figure needs (the message says what, naming the figure's
+        options as they are passed here: ``options={'pick': 'value'}``).
     """
     from nb201_flat.errors import check_path
     from nb201_flat.figures._common import figure_notes
@@ -313,9 +315,48 @@ def render(
     if options is not None and not isinstance(options, Mapping):
         raise ArgumentError(f"options must be a mapping of keyword options, got {options!r:.60}")
     t0 = time.perf_counter()
-    fig = make(name, table, **dict(options or {}))
+    try:
+        fig = make(name, table, **dict(options or {}))
+    except FigureSkipped as exc:
+        spelt = _in_options(exc, name)
+        if spelt is exc:
+            raise
+        # the maker's skip, its options named as passed here; what caused it is kept
+        raise spelt.with_traceback(exc.__traceback__) from exc.__cause__
     files = save_figure(fig, out / name, formats=formats)
     return Rendered(name, tuple(files), time.perf_counter() - t0, tuple(figure_notes(fig)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Option(Param):
+    """A figure's option named in a skip, as :func:`render` takes it, in ``options``
+    (``options={'pick': 'value'}``), or as :func:`render_many` does, under the figure's name
+    (``figure``); a command finds its flag by the option's name, as for any parameter."""
+
+    figure: str = ""
+
+    def __str__(self) -> str:
+        option = f"{{{self.name!r}: {self.placeholder or shown(self.value, 400)}}}"
+        return f"options={{{self.figure!r}: {option}}}" if self.figure else f"options={option}"
+
+
+def _in_options(exc: FigureSkipped, name: str, *, keyed: bool = False) -> FigureSkipped:
+    """``exc``, a skip of figure ``name``, naming the options it passes (the maker's keyword
+    parameters, as its message names them: ``pick='value'``) as :func:`render` takes them, or,
+    ``keyed``, as :func:`render_many` does."""
+    takes = set(inspect.signature(FIGURES[name].make).parameters) - {"table"}
+
+    def passed(part: Any) -> Any:
+        if not isinstance(part, Param) or isinstance(part, Call) or part.name not in takes:
+            return part
+        if not (part.has_value or part.placeholder):  # named, not passed: its name says it
+            return part
+        return _Option(part.name, part.value, part.placeholder, name if keyed else "")
+
+    why = tuple(map(passed, exc.why_parts))
+    if why == exc.why_parts:
+        return exc
+    return FigureSkipped(exc.figure, exc.needs, why, exc.any_of)
 
 
 # CPU seconds of each figure on the real NB201 table (one run on two shared cores): the
@@ -356,7 +397,9 @@ def render_many(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     workers: int = 1,
 ) -> Iterator[tuple[str, Rendered | FigureSkipped]]:
-    """:func:`render` each of ``names``, yielding ``(name, Rendered or FigureSkipped)`` in order.
+    """:func:`render` each of ``names``, yielding ``(name, Rendered or FigureSkipped)`` in order
+    (a skip names the figure's options as they are passed here:
+    ``options={'na_projection': {'pick': 'value'}}``).
 
     With ``workers > 1`` the figures are drawn that many at a time, each in a fresh process
     forked from this one (where the platform forks; spawned workers load the table from a
@@ -396,7 +439,7 @@ def render_many(
             try:
                 yield name, render(name, table, out_dir, formats=formats, options=opts.get(name))
             except FigureSkipped as exc:
-                yield name, exc
+                yield name, _in_options(exc, name, keyed=True)
         return
     import multiprocessing as mp  # here: the CLI parser imports this module for every command
     import multiprocessing.connection
@@ -469,7 +512,9 @@ def render_many(
             kind, value = done.pop(name)
             if kind == "error":
                 raise value
-            yield name, value  # a skip (it pickles as itself) or what was written
+            if kind == "skipped":  # it pickles as itself
+                value = _in_options(value, name, keyed=True)
+            yield name, value  # or what was written
     finally:
         stopped = [proc for _, proc in running.values()]  # stopped early (an error, Ctrl-C)
         terminate(stopped)

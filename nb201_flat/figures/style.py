@@ -22,10 +22,17 @@ def style_path() -> str:
 
 @contextlib.contextmanager
 def figure_style() -> Iterator[None]:
-    """Use the package style inside a ``with`` block (global rcParams are restored after)."""
+    """Use the package style inside a ``with`` block, on matplotlib's defaults (global rcParams
+    are restored after).
+
+    The caller's settings (a ``matplotlibrc`` in the working folder or ``$MPLCONFIGDIR``,
+    ``plt.rcParams`` set earlier in the session) do not reach the figure: applied on top of
+    them, ``font.family: monospace`` or ``axes.linewidth: 3`` gave other bytes, another font
+    and other caption breaks.
+    """
     import matplotlib.pyplot as plt
 
-    with plt.style.context(style_path()):
+    with plt.style.context(["default", style_path()]):
         yield
 
 

@@ -43,7 +43,11 @@ if TYPE_CHECKING:
         bottleneck_matrix,
         lowest_barrier_path,
     )
-    from nb201_flat.landscape.neighbourhood import flatness, neighbourhood_score
+    from nb201_flat.landscape.neighbourhood import (
+        flatness,
+        flatness_columns,
+        neighbourhood_score,
+    )
     from nb201_flat.landscape.paths import BarrierPath, path_barrier, shortest_paths
     from nb201_flat.landscape.projection import projection_grid, random_directions, relaxed
     from nb201_flat.landscape.stand_ins import StandIns
@@ -81,6 +85,7 @@ _LAZY = {
     "lowest_barrier_path": "maximin",
     "StandIns": "stand_ins",
     "flatness": "neighbourhood",
+    "flatness_columns": "neighbourhood",
     "neighbourhood_score": "neighbourhood",
     "BarrierPath": "paths",
     "path_barrier": "paths",
@@ -143,6 +148,7 @@ __all__ = [
     "distance_profile",
     "fitness_distance_correlation",
     "flatness",
+    "flatness_columns",
     "global_optima",
     "hill_climb",
     "local_optima",

@@ -170,7 +170,9 @@ def a2m_barrier(
         True for accuracy; False for a loss (the barrier becomes the mirror image).
     published
         False (default): the paper's definition, ``(f(a) + f(b)) / 2 - min(level means)``
-        -- the *mean path* barrier.
+        -- the *mean path* barrier. A level's mean is over its C(d, i) cells, each on
+        i!(d-i)! of the paths (so the mean over the paths), summed by :func:`level_sum`:
+        ``a`` and ``b`` swapped give the same barrier and the levels reversed, bit for bit.
         Otherwise what a version of A²M's published code computes (``profile_nasbench.py`` in
         github.com/AI-Tech-Research-Lab/AsquaredM, functions ``get_info_from_arch``,
         ``avg_test_acc``, ``path_bench_qualities`` and ``compute_barrier``). Both versions
@@ -250,16 +252,21 @@ def _a2m(
     if nan_policy == "omit":
         _check_omittable(level_vals, paths)
     check_squarable(level_vals, "the level std of the A²M barrier")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # propagate: a NaN level, as asked
-        if nan_policy == "omit":
-            mean = np.nanmean(level_vals, axis=0)
-            std = np.nanstd(level_vals, axis=0)
-        else:
-            # axis 0 of a C-ordered array: the paths are added in turn from 0.0, in
-            # search_tree's order, as avg_test_acc sums each level (bit for bit)
-            mean = level_vals.mean(axis=0)
-            std = level_vals.std(axis=0)
+    if code is None:
+        # the paper's mean path: each level's cells (each on as many paths as the others),
+        # summed in an order of their own, so that swapping a and b reverses the levels exactly
+        mean, std = _level_stats(v, paths, omit=nan_policy == "omit")
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # propagate: a NaN level, as asked
+            if nan_policy == "omit":
+                mean = np.nanmean(level_vals, axis=0)
+                std = np.nanstd(level_vals, axis=0)
+            else:
+                # axis 0 of a C-ordered array: the paths are added in turn from 0.0, in
+                # search_tree's order, as avg_test_acc sums each level (bit for bit)
+                mean = level_vals.mean(axis=0)
+                std = level_vals.std(axis=0)
     if code is not None:
         # path_accs holds acc1 and acc2 themselves (their error bars 0): the mean of d! copies
         # of f(a) can be 1 ulp off it, and the 2-decimal rounding then falls the other way
@@ -310,6 +317,39 @@ def _a2m(
         path_min=worst if higher_is_better else -worst,
         paths=paths,
     )
+
+
+def level_sum(values: FloatArray) -> FloatArray:
+    """The sum along the last axis of ``values``, one float whatever their order there: they
+    are added one at a time in ascending order (a NaN last). The mean path's levels are summed
+    so (:func:`a2m_barrier`, and many pairs at once in
+    :mod:`~nb201_flat.landscape.pair_batch`), so that a and b swapped give the same floats.
+
+    >>> level_sum(np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]])).tolist()
+    [0.6000000000000001, 0.6000000000000001]
+    """
+    ordered = np.sort(values, axis=-1)
+    total: FloatArray = ordered[..., 0].copy()  # from the first: a sum of -0.0s stays -0.0
+    for k in range(1, ordered.shape[-1]):
+        total += ordered[..., k]
+    return total
+
+
+def _level_stats(v: FloatArray, paths: IntArray, *, omit: bool) -> tuple[FloatArray, FloatArray]:
+    """Mean and population std of each level of ``paths`` over its distinct cells (each lies
+    on i!(d-i)! of the d! paths, so these are the means over the paths), summed by
+    :func:`level_sum`; ``omit``: over the measured cells (the caller has refused a level
+    without one), else a level with a NaN member has a NaN mean."""
+    d = paths.shape[1] - 1
+    mean = np.empty(d + 1)
+    std = np.empty(d + 1)
+    for level in range(d + 1):
+        x = v[np.unique(paths[:, level])]
+        if omit:
+            x = x[~np.isnan(x)]
+        mean[level] = level_sum(x) / len(x)
+        std[level] = math.sqrt(level_sum((x - mean[level]) ** 2) / len(x))
+    return mean, std
 
 
 def _check_measured(level_vals: FloatArray, paths: IntArray) -> None:

@@ -8,7 +8,8 @@ without disconnected cells (``connected_only``) -- the filters of
 ``include_self=True`` α itself is a member as well.
 
 :func:`flatness` returns one row per architecture (value, count, mean, median, min, max, std,
-a chosen quantile, sharpness = f(α) - mean, share of members within ``delta`` of f(α));
+a chosen quantile, sharpness = f(α) - mean, share of members within ``delta`` of f(α)), and
+:func:`flatness_columns` the same columns as numpy arrays, without pandas;
 :func:`neighbourhood_score` returns just the NA paper's aggregated objective g(f(N(α))) as a
 vector, the fast path the search layer uses.
 
@@ -59,7 +60,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from nb201_flat.budget import check_neighbourhood_memory, progress
 from nb201_flat.errors import check_choice, check_float_range, shown
@@ -86,7 +86,7 @@ from nb201_flat.neighbours import NeighbourArrays
 from nb201_flat.space import Space, check_space, masked_as_nan
 
 if TYPE_CHECKING:
-    pass
+    import pandas as pd
 
 __all__ = [
     "AGGREGATES",
@@ -96,6 +96,7 @@ __all__ = [
     "StandIns",
     "aggregate_members",
     "flatness",
+    "flatness_columns",
     "neighbourhood_score",
 ]
 FLATNESS_COLUMNS: tuple[str, ...] = (
@@ -231,6 +232,82 @@ def flatness(
     >>> flatness(space, f, radius=3, columns=("mean", "sharpness")).columns.tolist()
     ['mean', 'sharpness']
     """
+    # pandas here only, for the frame: its import took half of `nb201-flat flatness` (0.2 of
+    # 0.4 s), which lists flatness_columns' arrays, and the searches import this module too
+    import pandas as pd
+
+    stats = flatness_columns(
+        space,
+        values,
+        radius,
+        exact=exact,
+        include_self=include_self,
+        no_none=no_none,
+        connected_only=connected_only,
+        quantile=quantile,
+        delta=delta,
+        nan_policy=nan_policy,
+        columns=columns,
+        stand_ins=stand_ins,
+        omit_stand_ins=omit_stand_ins,
+    )
+    # the parameters as flatness_columns resolved them (checked there already)
+    spec = _spec(
+        space,
+        radius,
+        exact=exact,
+        include_self=include_self,
+        no_none=no_none,
+        connected_only=connected_only,
+        quantile=quantile,
+    )
+    stand, omit = _check_stand_ins(space, stand_ins, omit_stand_ins)
+    df = pd.DataFrame(stats, index=pd.RangeIndex(space.size, name="index"))
+    df.attrs.update(
+        radius=spec.radius,
+        exact=spec.exact,
+        include_self=spec.include_self,
+        no_none=spec.no_none,
+        connected_only=spec.connected_only,
+        quantile=spec.quantile,
+        delta=check_float_range("delta", delta, 0.0),
+        nan_policy=nan_policy,
+    )
+    if stand is not None:
+        df.attrs.update(omit_stand_ins=omit)
+    return df
+
+
+def flatness_columns(
+    space: Space,
+    values: npt.ArrayLike,
+    radius: int | Neighbourhood | None = None,
+    *,
+    exact: bool | None = None,
+    include_self: bool | None = None,
+    no_none: bool | None = None,
+    connected_only: bool | None = None,
+    quantile: float | None = None,
+    delta: float = 1.0,
+    nan_policy: NanPolicy = "omit",
+    columns: Iterable[str] | None = None,
+    stand_ins: StandIns | None = None,
+    omit_stand_ins: OmitStandIns | None = None,
+) -> dict[str, npt.NDArray[Any]]:
+    """The columns of :func:`flatness`, each a numpy array over every index: the frame's
+    contents without the frame (nor pandas, whose import costs a command 0.2 s).
+
+    The parameters are :func:`flatness`'s; the keys are its ``columns``, in their order,
+    float64 but for the counts ``n`` and ``n_stand_ins`` (int64).
+
+    >>> import numpy as np
+    >>> from nb201_flat.space import Space
+    >>> space = Space(("a", "b", "c"), 3)
+    >>> f = np.full(space.size, 50.0); f[13] = 90.0
+    >>> cols = flatness_columns(space, f, radius=1, columns=("n", "sharpness"))
+    >>> list(cols), cols["n"][13].item(), cols["sharpness"][13].item()
+    (['n', 'sharpness'], 6, 40.0)
+    """
     spec = _spec(
         space,
         radius,
@@ -271,28 +348,12 @@ def flatness(
         propagate=nan_policy == "propagate",
         stand=None if stand is None else (stand, omit),
     )
-    stats["value"] = v
+    stats["value"] = v.copy()  # v may be the caller's array: a column is the caller's to write
     if "mean" in stats:
         stats["sharpness"] = v - stats["mean"]
     if "share" in stats:
         stats["share_within_delta"] = stats["share"]
-    df = pd.DataFrame(
-        {c: _counted(c, stats[c]) if c in _COUNTS else stats[c] for c in cols},
-        index=pd.RangeIndex(space.size, name="index"),
-    )
-    df.attrs.update(
-        radius=spec.radius,
-        exact=spec.exact,
-        include_self=spec.include_self,
-        no_none=spec.no_none,
-        connected_only=spec.connected_only,
-        quantile=q,
-        delta=float(delta),
-        nan_policy=nan_policy,
-    )
-    if stand is not None:
-        df.attrs.update(omit_stand_ins=omit)
-    return df
+    return {c: _counted(c, stats[c]) if c in _COUNTS else stats[c] for c in cols}
 
 
 #: the columns of :func:`flatness` that count members: int64, as a count reads

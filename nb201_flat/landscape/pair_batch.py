@@ -8,8 +8,9 @@ fewest steps. Here they come as whole columns:
 - the d! shortest paths of every pair at distance d visit the 2^d cells that switch a subset
   of the differing edges; one template of subsets per d (``itertools.permutations`` order, as
   :func:`~nb201_flat.landscape.paths.shortest_paths`) indexes them for all pairs of that d;
-  the level means are summed path after path in that order, as ``mean(axis=0)`` sums the rows
-  of one pair's ``(d!, d + 1)`` array, so every float is the one the single pair gives;
+  each level's mean is over its cells (the subsets of its size), summed by
+  :func:`~nb201_flat.landscape.a2m.level_sum` as one pair's are, so every float is the one the
+  single pair gives;
 - the lowest barrier is the lowest value on the spanning forest's path, read by binary
   lifting for all pairs at once (minima: exact, in any order);
 - its fewest steps are d when one of the shortest paths stays at or above that level (no path
@@ -33,6 +34,7 @@ Examples
 from __future__ import annotations
 
 import itertools
+import math
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nb201_flat.landscape._common import BoolArray, FloatArray, IntArray, oriented
+from nb201_flat.landscape.a2m import level_sum
 from nb201_flat.landscape.maximin import _fewest_steps
 from nb201_flat.landscape.paths import MAX_SHORTEST_D, beyond_worse
 
@@ -191,11 +194,11 @@ def _shortest_path_barriers(
     :func:`~nb201_flat.landscape.census.pair_barriers` computes them for one pair."""
     w = oriented(vals, higher_is_better)
     ends = 0.5 * (w[:, 0] + w[:, -1])
-    # mean(axis=0) of one pair's (d!, d + 1) values adds the paths in turn, from 0.0
-    total = np.zeros((len(vals), template.shape[1]))
-    for path in template:
-        total += vals[:, path]
-    mean = oriented(total / len(template), higher_is_better)
+    # each level over its cells, as a2m_barrier takes one pair's (the subsets switching k edges)
+    d = template.shape[1] - 1
+    switched = _masks(d).sum(axis=0)
+    levels = [level_sum(vals[:, switched == k]) / math.comb(d, k) for k in range(d + 1)]
+    mean = oriented(np.stack(levels, axis=1), higher_is_better)
     best = _best_path_minimum(w, template)
     lowest = w.min(axis=1)  # every cell lies on some shortest path
     lowest_mean = mean.min(axis=1)

@@ -130,7 +130,10 @@ def test_a_spread_ranks_only_the_rows_that_have_one(
     # no row with a spread: nothing to rank
     line = one_line_exit_2(capsys, "flatness", *KEY, "--top", "2", *argv, "--table", table_path)
     assert f"--sort-by {column}: none of the top 2 cells has a {column}" in line
-    assert "nothing can be ranked; raise --top, widen --radius, or sort by another column" in line
+    assert (
+        "nothing can be ranked; raise --top, widen --radius (--within counts every distance "
+        "1..R, --exact R alone), or sort by another column"
+    ) in line
     argv_arch = ("--arch", str(B), str(A), *argv)
     line = one_line_exit_2(capsys, "flatness", *KEY, *argv_arch, "--table", table_path)
     assert f"none of the 2 given cells has a {column}" in line and "choose other cells" in line
