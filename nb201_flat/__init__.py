@@ -58,12 +58,20 @@ _LAZY = {
 }
 
 
+#: subpackages reached as attributes without their own import: a damaged table's rebuild names
+#: ``nb201_flat.importers.import_table(...)``, which must run as written after ``import
+#: nb201_flat`` (storage._rebuild_call)
+_LAZY_MODULES = ("importers",)
+
+
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"nb201_flat.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'nb201_flat' has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(f"nb201_flat.{module}"), name)
 
 

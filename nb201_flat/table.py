@@ -841,10 +841,17 @@ class Table:
         space_key = self.meta.get("space_key")
         if space_key is None and self.space != NB201:
             # another space's cell strings are no NB201 cells: the file read back without its
-            # key was refused as malformed (the key of the space at NB201's network size)
+            # key was refused as malformed (the key of the space at NB201's network size;
+            # none where op names holding ':', ',', '@' or '#' make a key that reads back
+            # as another space: such a file is read with read_tidy(..., space=))
+            from nb201_flat.importers.results_db import space_from_key
             from nb201_flat.train.jobs import space_key as key_of
 
-            space_key = key_of(self.space)
+            own = key_of(self.space)
+            try:
+                space_key = own if space_from_key(own) == self.space else None
+            except (FormatError, ArgumentError):
+                space_key = None
         extra = {} if space_key is None else {"space": str(space_key)}
         strings = np.asarray(self.space.strings(), dtype=object)
         items = sorted(
@@ -1226,13 +1233,20 @@ def _mean_off_its_seeds(
 
 def derived_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     """The ``meta`` of a table derived from one of ``meta`` (a vector added, tables merged):
-    a copy without its ``import_command``, which rebuilds the source table alone (a damaged
-    derived table's rebuild hint named it, and the rebuild lost every derived vector).
+    a copy without what describes the stored table alone: its ``import_command``, which
+    rebuilds the source table (a damaged derived table's rebuild hint named it, and the
+    rebuild lost every derived vector), and the folder it was loaded from with its
+    ``table.parquet`` sha256 (a report of the derived numbers named the stored table's digest).
 
-    >>> derived_meta({"file": "/d/s.csv", "import_command": "nb201-flat import /d/s.csv ..."})
+    >>> derived_meta({"file": "/d/s.csv", "import_command": "nb201-flat import /d/s.csv ...",
+    ...               "path": "/t", "sha256": "60fba73f"})
     {'file': '/d/s.csv'}
     """
-    return {k: v for k, v in meta.items() if k != "import_command"}
+    return {k: v for k, v in meta.items() if k not in _STORED_ONLY}
+
+
+#: the meta a table gets from its stored folder (storage's load), no derived table's
+_STORED_ONLY = ("import_command", "path", "sha256")
 
 
 def _frozen_through(vec: np.ndarray) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +168,14 @@ def test_an_imported_tables_rebuild_is_a_python_call_that_rebuilds_it(
     )
     exec(str(call), {"nb201_flat": nb201_flat})  # what a Python caller is told to run
     assert load_saved_table(folder).value(1, "cifar10", "ori-test", 200) == 80.5
+    # and as written in a fresh session after `import nb201_flat` alone (nb201_flat.importers
+    # was no attribute there: AttributeError)
+    _damage(folder)
+    fresh = subprocess.run(
+        [sys.executable, "-c", f"import nb201_flat; {call}"], capture_output=True, text=True
+    )
+    assert fresh.returncode == 0, fresh.stderr[-500:]
+    assert load_saved_table(folder).value(1, "cifar10", "ori-test", 200) == 80.5
 
 
 @pytest.mark.parametrize(
@@ -259,3 +269,22 @@ def test_a_seed_policy_param_names_the_mean() -> None:
     with pytest.raises(MissingValueError) as info:
         _mean_everywhere_seed_on_few().value(150, "cifar10-valid", "x-valid", 12, seed_policy=0)
     assert Param("seed_policy", "mean") in info.value.parts
+
+
+def test_a_derived_table_names_no_stored_digest_in_a_report(tmp_path: Path) -> None:
+    # a report of a derived (or merged) table named the stored table's table.parquet sha256,
+    # whose numbers it no longer holds
+    from nb201_flat.importers.naslib_zc import merge_tables
+    from nb201_flat.search.report import table_line
+    from nb201_flat.testing import synthetic_table
+
+    stored = load_saved_table(save_table(synthetic_table(), tmp_path / "t"))
+    assert "table.parquet sha256" in table_line(stored)
+    key = MetricKey("cifar10-valid", "train", 200, "time_s")
+    derived = stored.with_vector(key, stored.vector_for(key) / 2)
+    extra = Table(
+        stored.space, {(MetricKey("cifar10", "zc", 200, "synflow"), None): np.ones(15625)}
+    )
+    for table in (derived, merge_tables(stored, extra)):
+        assert "sha256" not in table.meta and "path" not in table.meta
+        assert "built in memory" in table_line(table), table_line(table)

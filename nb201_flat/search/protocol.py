@@ -928,7 +928,7 @@ def check_benchmark_times(
     if not names:
         return
     space = table.meta.get("space_key")
-    if space is not None:
+    if space is not None and _names_a_training(str(space)):
         held = f"retrained times (space {str(space)!r})"
     else:
         keys = [k for n in names for k in _FAMILY_COSTS.get(n, ())] if costs is None else costs
@@ -947,6 +947,17 @@ def check_benchmark_times(
         f"{'it buys' if len(names) == 1 else 'they buy'} a search of another size",
         _either(ways or (_QUERY_BUDGET,)),
     )
+
+
+def _names_a_training(key: str) -> bool:
+    """Whether space key ``key`` names a retraining (a results database's: a mode tag, a
+    network size, or NB201's own space retrained, as keys before mode tags read), not only
+    another space (what :meth:`~nb201_flat.table.Table.to_tidy` writes for a table of another
+    space that records no key, whose costs the median rule judges)."""
+    from nb201_flat.train.modes import split_keyed_space
+
+    base, mode = split_keyed_space(key)
+    return mode is not None or "@" in base or base == "nb201"
 
 
 def _below_nb201_times(

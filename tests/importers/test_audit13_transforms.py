@@ -14,7 +14,7 @@ from cli_helpers import one_line_exit_2
 
 from nb201_flat.cli import main
 from nb201_flat.costs import network_size, with_analytic_costs
-from nb201_flat.errors import ArgumentError, FormatError
+from nb201_flat.errors import ArgumentError, FormatError, ProtocolError
 from nb201_flat.importers import import_table
 from nb201_flat.importers.naslib_zc import merge_tables
 from nb201_flat.importers.tidy import read_tidy
@@ -201,3 +201,31 @@ def test_a_table_of_another_space_round_trips_through_its_own_tidy_file(
     back = load_table(tmp_path / "c")
     assert back.space == space and np.array_equal(back.vector_for(ACC), values)
     assert back.meta["space_key"] == "3nodes:none,skip_connect,nor_conv_3x3:lexicographic"
+
+
+@pytest.mark.parametrize("op", ["conv:3x3", "a#b", "relu@2", "a,b"])
+def test_op_names_a_space_key_cannot_hold_round_trip_without_the_column(op: str) -> None:
+    # to_tidy wrote '3nodes:none,skip,conv:3x3:lexicographic', which its own reader refused
+    space = Space(("none", "skip", op), 3)
+    values = np.linspace(10, 90, space.size)
+    tidy = Table(space, {(ACC, None): values}).to_tidy()
+    assert "space" not in tidy.columns
+    back = Table.from_tidy(tidy, space=space)
+    assert back.space == space and np.array_equal(back.vector_for(ACC), values)
+
+
+def test_another_space_read_back_keeps_nb201_s_budgets_on_nb201_s_scale() -> None:
+    # its key names the space only, no retraining: "holds retrained times" was refused after
+    # the round trip, where the same table before it was served
+    from nb201_flat.search.protocol import check_benchmark_times, cost_key
+
+    space = Space(("none", "skip_connect", "nor_conv_3x3"), 4)
+    costs = np.random.default_rng(0).uniform(1500.0, 2500.0, space.size)
+    table = Table(space, {(ACC, None): np.linspace(10, 90, space.size), (cost_key(), None): costs})
+    check_benchmark_times(table, ("nb201",))
+    back = Table.from_tidy(table.to_tidy())
+    assert back.meta["space_key"] == "4nodes:none,skip_connect,nor_conv_3x3:lexicographic"
+    check_benchmark_times(back, ("nb201",))
+    retrained = Table.from_tidy(table.to_tidy().assign(space=f"{back.meta['space_key']}#faithful"))
+    with pytest.raises(ProtocolError, match="holds retrained times"):
+        check_benchmark_times(retrained, ("nb201",))
