@@ -59,6 +59,7 @@ from nb201_flat.errors import FULL, ArgumentError, Nb201FlatError, Param, TableF
 __all__ = [
     "FULL",
     "check_replaceable_files",
+    "check_working_folder",
     "check_writable_folder",
     "check_writable_target",
     "file_mode",
@@ -285,6 +286,27 @@ def _discard(path: Path, what: str) -> None:
         log.warning("could not remove %s, %s (%s); remove it by hand", path, what, why)
 
 
+def working_folder() -> str | None:
+    """The working folder, or None where it was removed (``os.getcwd`` fails: a folder deleted
+    under a shell still in it); a relative path then names nothing."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        return None
+
+
+def check_working_folder(path: str | os.PathLike[str], *, what: str | Param = _OUT) -> None:
+    """Refuse a relative ``path`` where the working folder it is read against was removed
+    (``realpath`` raised FileNotFoundError); an absolute one needs no working folder."""
+    raw = os.fspath(path)
+    if not os.path.isabs(raw) and working_folder() is None:
+        raise ArgumentError(
+            what,
+            f" {raw} is a relative path, but the working folder no longer exists; cd to an "
+            "existing folder, or give an absolute path",
+        )
+
+
 def check_writable_target(target: str | os.PathLike[str], *, what: str | Param = _OUT) -> Path:
     """Check up front that ``target`` can be written as a folder; return it as a Path.
 
@@ -293,14 +315,19 @@ def check_writable_target(target: str | os.PathLike[str], *, what: str | Param =
     named unchanged, and every other path to it reading the old table).
 
     Raises :class:`~nb201_flat.errors.ArgumentError` for ``''``, ``.``, a mount point, a path
-    that is a file or lies under a file, and a parent folder that cannot be created or written.
+    that is a file or lies under a file, a parent folder that cannot be created or written, and
+    a relative path where the working folder was removed (:func:`check_working_folder`).
     ``what`` names the target: a parameter (a command respells it as its flag), or text.
     """
     raw = os.fspath(target)
     if raw.strip() == "":
         raise ArgumentError(what, " is empty; give a folder path such as results/out")
+    check_working_folder(raw, what=what)
     path = through_link(Path(raw))
-    if path.name in ("", ".", "..") or os.path.realpath(path) == os.path.realpath(Path.cwd()):
+    cwd = working_folder()  # a removed one has no path left that could name it
+    if path.name in ("", ".", "..") or (
+        cwd is not None and os.path.realpath(path) == os.path.realpath(cwd)
+    ):
         raise ArgumentError(
             what,
             f" {raw!r} names the current or a parent folder, which cannot be replaced; "
@@ -323,11 +350,13 @@ def check_writable_file(target: str | os.PathLike[str], *, what: str | Param) ->
     symbolic link is checked as the file it names (:func:`through_link`).
 
     Raises :class:`~nb201_flat.errors.ArgumentError` for ``''``, a folder, a path that lies
-    under a file, and a parent folder that cannot be created or written.
+    under a file, a parent folder that cannot be created or written, and a relative path where
+    the working folder was removed (:func:`check_working_folder`).
     """
     raw = os.fspath(target)
     if raw.strip() == "":
         raise ArgumentError(what, " is empty; give a file path such as results/out.csv")
+    check_working_folder(raw, what=what)
     path = through_link(Path(raw))
     if path.is_dir() or raw.endswith(("/", os.sep)):
         raise ArgumentError(what, f" {raw} is a folder, not a file; name a file in it")
@@ -487,7 +516,8 @@ def replace_files(folder: str | os.PathLike[str], *, what: str | Param = _OUT) -
     Raises
     ------
     ArgumentError
-        ``folder`` is empty, a file, or under a file, or its parent cannot be written.
+        ``folder`` is empty, a file, or under a file, or its parent cannot be written, or it
+        is relative and the working folder was removed.
     TableFileError
         The disk filled up or the filesystem refused a write (``folder`` is then unchanged).
     """
@@ -506,6 +536,7 @@ def check_writable_folder(folder: str | os.PathLike[str], *, what: str | Param =
     raw = os.fspath(folder)
     if raw.strip() == "":
         raise ArgumentError(what, " is empty; give a folder path such as results/out")
+    check_working_folder(raw, what=what)
     path = through_link(Path(raw))
     if path.exists() and not path.is_dir():
         raise ArgumentError(what, f" {raw} is a file, not a folder; choose another path")
@@ -740,8 +771,10 @@ def write_file(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object
     (over the file it names, where ``path`` is a symbolic link: :func:`through_link`).
 
     The temporary file is ``.NAME.PID-XXXXXXXX.tmp`` beside it; one a killed writer left is
-    removed by the next write of ``path`` (:func:`recover`).
+    removed by the next write of ``path`` (:func:`recover`). A relative ``path`` where the
+    working folder was removed is an :class:`ArgumentError` (:func:`check_working_folder`).
     """
+    check_working_folder(path, what=Param("path"))
     target = through_link(Path(path))
     if (why := _not_replaceable(target)) is not None:  # the callers' own checks said it first
         raise TableFileError(f"could not write {target}: it {why}; nothing was changed")

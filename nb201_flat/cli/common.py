@@ -523,15 +523,31 @@ CALLS: dict[str, str | Callable[[str], str]] = {
 
 def check_outside_table(out: str, table: Table, flag: str) -> None:
     """Refuse an output path (``flag``'s value ``out``) inside the folder of the table the
-    command reads: what it writes would sit among the table's own files."""
+    command reads: what it writes would sit among the table's own files. A relative ``out``
+    where the working folder was removed is refused
+    (:func:`~nb201_flat.atomic.check_working_folder`)."""
     import os
     from pathlib import Path
 
+    from nb201_flat.atomic import check_working_folder, working_folder
     from nb201_flat.errors import ArgumentError
 
     folder = table.meta.get("path")
+    if not folder:
+        return
+    check_working_folder(out, what=flag)  # realpath raised FileNotFoundError
     # realpath: Path.resolve raised RuntimeError on a loop of links
-    if folder and Path(os.path.realpath(out)).is_relative_to(os.path.realpath(folder)):
+    written = Path(os.path.realpath(out))
+    if os.path.isabs(folder) or working_folder() is not None:
+        inside = written.is_relative_to(os.path.realpath(folder))
+    else:  # relative to a removed working folder (``..`` still reaches one): by identity
+        try:
+            held = os.stat(folder)
+        except OSError:
+            return  # no folder there: nothing lies inside it
+        above = (written, *written.parents)
+        inside = any(up.exists() and os.path.samestat(held, up.stat()) for up in above)
+    if inside:
         raise ArgumentError(
             f"{flag} {out} lies inside the table folder {folder}, which holds the table read "
             "here; write it elsewhere"

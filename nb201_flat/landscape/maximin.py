@@ -63,6 +63,7 @@ from nb201_flat.landscape.paths import (
 )
 from nb201_flat.neighbours import check_connected_only
 from nb201_flat.space import Space, masked_as_nan
+from nb201_flat.table import _frozen_through
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,8 +78,9 @@ BarrierMethod = Literal["lowest", "a2m", "a2m_published", "shortest"]
 class BarrierTree:
     """Maximum spanning forest of the radius-1 graph, for exact lowest-barrier queries.
 
-    Build it with :func:`barrier_tree`. ``w`` is the oriented metric (larger is better), NaN
-    where excluded; ``edges``/``edge_level`` are the forest's edges and their levels
+    Build it with :func:`barrier_tree`. ``values`` are the values it was built on, read-only
+    (a copy where the caller could still change them); ``w`` is the oriented metric (larger is
+    better), NaN where excluded; ``edges``/``edge_level`` are the forest's edges and their levels
     ``min(w[u], w[v])`` in decreasing order; ``parent``/``depth`` root each tree.
     ``merges[k]`` are the two groups that edge ``k`` joins, as merge-hierarchy nodes: an
     architecture index below ``space.size``, else ``space.size + j`` for the group made by
@@ -319,6 +321,9 @@ def barrier_tree(
     NaN values are excluded from every path (impassable).
     """
     v = as_values(space, values)
+    if not _frozen_through(v):  # the caller's array: a later edit moved the paths' values
+        v = v.copy()
+        v.flags.writeable = False
     w = oriented(v, higher_is_better).copy()
     # "no" would cut cells; on a space without 'none' every cell is connected: refused
     connected_only = check_connected_only(space, connected_only)

@@ -97,7 +97,7 @@ from nb201_flat.space import (
     in_index_order,
     masked_as_nan,
 )
-from nb201_flat.table import MetricKey, infinite_values
+from nb201_flat.table import MetricKey, _frozen_through, infinite_values
 from nb201_flat.types import BoolArray
 from nb201_flat.types import FloatArray as FloatArray
 from nb201_flat.types import IntArray as IntArray
@@ -112,7 +112,8 @@ Repeats: TypeAlias = Literal["charge", "cache"]
 
 @dataclass(frozen=True, slots=True, eq=False)
 class OracleData:
-    """Read-only arrays shared by every run of one protocol (built by the protocol).
+    """Read-only arrays shared by every run of one protocol (built by the protocol); an array
+    someone could still write (the caller's own, a view of a frame's column) is copied.
 
     Attributes
     ----------
@@ -211,9 +212,14 @@ class OracleData:
         dom = domain_mask(cand, size)
         object.__setattr__(self, "domain", dom)
         object.__setattr__(self, "domain_size", int(dom.sum()))
-        for arr in (self.values, self.order, self.counts, self.costs, self.candidates, dom):
-            if arr is not None:
+        dom.setflags(write=False)
+        for name in ("values", "order", "counts", "costs", "candidates"):
+            arr = getattr(self, name)
+            # freezing a view left its writable base (a frame's column) free to change it
+            if arr is not None and not _frozen_through(arr):
+                arr = arr.copy()
                 arr.setflags(write=False)
+                object.__setattr__(self, name, arr)
 
 
 _PUBLIC = frozenset(
