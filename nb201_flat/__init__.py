@@ -75,7 +75,7 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"nb201_flat.{module}"), name)
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Grouped by layer, in the order of the data flow, so that help(nb201_flat) reads as a manual.
 __all__ = [  # noqa: RUF022

@@ -4,10 +4,10 @@
 vector, plain and uncompressed so that a load reads it without pyarrow
 (:mod:`nb201_flat.plain_parquet`; tables written by earlier versions are read with pyarrow);
 ``manifest.json`` names each column's (dataset, split, epochs, metric, seed), the space, the
-source, the schema version and the sha256 of the parquet file, and ends with the sha256 of
-its own canonical JSON (``manifest_sha256``), so every byte of the folder is covered: a change
-anywhere is an error naming the file and the command that rebuilds the table, never a
-relabelled or swapped column.
+source, the schema version, the nb201_flat version that wrote it and the sha256 of the parquet
+file, and ends with the sha256 of its own canonical JSON (``manifest_sha256``), so every byte
+of the folder is covered: a change anywhere is an error naming the file and the command that
+rebuilds the table, never a relabelled or swapped column.
 
 Writes go through :func:`nb201_flat.atomic.replace_folder`: the whole folder is written beside
 the target and swapped in at once (an exchange rename on Linux), so readers always see a
@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shlex
 import stat
 import time
@@ -37,7 +38,7 @@ from typing import Any, BinaryIO, Final
 
 import numpy as np
 
-from nb201_flat import plain_parquet
+from nb201_flat import __version__, plain_parquet
 from nb201_flat.errors import (
     ArgumentError,
     Call,
@@ -55,6 +56,12 @@ from nb201_flat.table import MetricKey, Table
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+#: each table schema, and the first nb201_flat version that writes it: a new schema comes with a
+#: new version (tests/test_upgrade14.py), which its files record (:data:`WRITTEN_BY`)
+SCHEMA_WRITTEN_SINCE: Final = {1: "0.1.0"}
+#: the manifest key (and results database ``meta`` key) of the nb201_flat version that wrote the
+#: file: the version to install where a later one refuses the file's schema
+WRITTEN_BY = "nb201_flat_version"
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest_sha256"
 PARQUET = "table.parquet"
@@ -87,7 +94,8 @@ def env_path(name: str, *wanted: Part, unset: str) -> Path | None:
 def cache_dir() -> Path:
     """Where the embedded default is imported to, and the package's compiled kernels kept (in
     ``numba/``, :mod:`nb201_flat.jit`): ``$NB201_FLAT_CACHE``, else the XDG cache
-    (``$XDG_CACHE_HOME/nb201_flat``, empty or unset meaning ``~/.cache``, as the XDG spec says)."""
+    (``$XDG_CACHE_HOME/nb201_flat``, unset, empty or relative meaning ``~/.cache``, as the XDG
+    spec says)."""
     named = env_path(
         CACHE_ENV,
         "a writable folder",
@@ -95,8 +103,9 @@ def cache_dir() -> Path:
     )
     if named is not None:
         return named
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nb201_flat"
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    # a relative one is ignored, as the XDG spec says: it named another cache in each folder
+    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "nb201_flat"
 
 
 def check_cache_writable(target: Path, what: str) -> None:
@@ -301,6 +310,7 @@ def save_table(table: Table, path: str | os.PathLike[str], *, overwrite: bool = 
         manifest: dict[str, Any] = {
             "format": "nb201_flat-table",
             "schema_version": SCHEMA_VERSION,
+            WRITTEN_BY: __version__,
             "source": table.source,
             "space": table.space.spec(),
             "n_archs": table.space.size,
@@ -455,10 +465,17 @@ def rebuild_command(args: str) -> str:
     return import_command(value(imported.args[0]), value(out), fmt, tuple(flags))
 
 
-def _reimport_hint(path: Path, manifest: dict[str, Any] | None = None) -> tuple[Part, ...]:
+def _reimport_hint(
+    path: Path,
+    manifest: dict[str, Any] | None = None,
+    *,
+    unverified: bool = False,
+    unread: str = "cannot be read",
+) -> tuple[Part, ...]:
     """How to rebuild the damaged table folder ``path``, as message parts: the import its
-    ``manifest`` records (None: one that could not be read), else the way a table built in
-    Python is written again.
+    ``manifest`` records (None: one not read, ``unread`` says why), else the way a table built
+    in Python is written again. A manifest read but not checked against its checksum
+    (``unverified``: it has none, or a schema this version does not read) is said to be so.
 
     The stored import command names the source, but its ``--out`` is the folder as it was
     spelled at import (relative to that working folder), and a copied table keeps its
@@ -474,11 +491,19 @@ def _reimport_hint(path: Path, manifest: dict[str, Any] | None = None) -> tuple[
     rewrite = f"written again with save_table(table, {os.fspath(path)!r})"
     if not isinstance(meta, dict):  # the record of how it was made is what is damaged
         return (
-            "rebuild it as it was made (its manifest, which records how, cannot be read): an "
+            f"rebuild it as it was made (its manifest, which records how, {unread}): an "
             "imported table with ",
             _rebuild_call(None, path, overwrite=True),
             f" (SOURCE: the file it was imported from), one built in Python by its code, {rewrite}",
         )
+    said_by: tuple[Part, ...] = (
+        ("by its manifest (no checksum vouches for it), ",) if unverified else ()
+    )
+    return said_by + _recorded_rebuild(path, meta, rewrite)
+
+
+def _recorded_rebuild(path: Path, meta: dict[str, Any], rewrite: str) -> tuple[Part, ...]:
+    """:func:`_reimport_hint` for a manifest whose ``meta`` was read: the rebuild it records."""
     file, digest = recorded_source(meta)
     cmd = meta.get("import_command")
     if cmd is None:
@@ -650,32 +675,64 @@ def _parse_manifest(folder: Path, raw: bytes) -> dict[str, Any]:
         ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != "nb201_flat-table":
         raise TableFileError(f"{mpath} is not an nb201_flat manifest; ", *_reimport_hint(folder))
+    # parsed, not yet checked against its checksum: its rebuild is named as unverified
+    hint = _reimport_hint(folder, manifest, unverified=True)
     version = manifest.get("schema_version")
+    reads = f"this nb201_flat ({__version__}) reads version {SCHEMA_VERSION}"
     if type(version) is not int:
         raise TableFileError(
             f"{folder} has table schema version {version!r} ({type(version).__name__}), not an "
-            f"integer; this nb201_flat reads version {SCHEMA_VERSION}; ",
-            *_reimport_hint(folder),
+            f"integer; {reads}; ",
+            *hint,
         )
     if version != SCHEMA_VERSION:
-        raise TableFileError(
-            f"{folder} has table schema version {version}, this nb201_flat reads version "
-            f"{SCHEMA_VERSION}; ",
-            *_reimport_hint(folder),
-        )
+        found = f"{folder} has table schema version {version}"
+        writer = written_by(manifest.get(WRITTEN_BY), newer=version > SCHEMA_VERSION)
+        if writer is None:  # older than every schema, or a schema its recorded writer never wrote
+            raise TableFileError(
+                f"{found}: damaged, as no nb201_flat this one knows writes it; {reads}; ", *hint
+            )
+        who, fix = writer
+        raise TableFileError(f"{found}, {who}; {reads}; {fix}; or ", *hint)
     stored = manifest.get(MANIFEST_HASH)
     if not isinstance(stored, str):
         raise TableFileError(
             f"{mpath} has no {MANIFEST_HASH} (written by an older nb201_flat, or damaged); ",
-            *_reimport_hint(folder),
+            *hint,
         )
     if hashlib.sha256(_canonical(manifest)).hexdigest() != stored:
+        # what it records may be what changed (one flipped bit renames its import command)
         raise TableFileError(
             f"{mpath} does not match its own checksum (modified or damaged); ",
-            *_reimport_hint(folder),
+            *_reimport_hint(folder, unread="fails its checksum"),
         )
     _check_manifest_types(manifest, mpath, folder)
     return manifest
+
+
+def written_by(recorded: object, *, newer: bool) -> tuple[str, str] | None:
+    """Who wrote a file of a schema this nb201_flat does not read, and how to read it, as
+    message text: the version the file records (:data:`WRITTEN_BY`), else, for a schema newer
+    than this version's, a newer nb201_flat; None for neither (a
+    schema older than any, or damage: a file that records this version). The record is read
+    from a file this version cannot check: only a version number is named.
+
+    >>> written_by("0.3.0", newer=True)
+    ('written by nb201_flat 0.3.0', 'read it with nb201_flat 0.3.0')
+    """
+    if isinstance(recorded, str) and re.fullmatch(r"\d+(\.\d+)+", recorded):
+        if recorded == __version__:  # this version reads its own files: the file is damaged
+            return None
+        return (
+            f"written by nb201_flat {recorded}",
+            f"read it with nb201_flat {recorded}",
+        )
+    if newer:
+        return (
+            "written by a newer nb201_flat than this one",
+            "read it with a newer nb201_flat",
+        )
+    return None
 
 
 def _existing_folder(folder: Path) -> None:

@@ -113,6 +113,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
+from nb201_flat import __version__
 from nb201_flat.errors import (
     ArgumentError,
     CheckpointMismatchError,
@@ -126,6 +127,7 @@ from nb201_flat.errors import (
     shown,
     spelled,
 )
+from nb201_flat.storage import WRITTEN_BY, written_by
 
 if TYPE_CHECKING:
     from nb201_flat.train.data import DataIdentity
@@ -134,6 +136,11 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 _READABLE_VERSIONS = ("1", str(SCHEMA_VERSION))  # 1: no checksums, migrated by a writer
+#: each results schema, and the first nb201_flat version that writes it: a new schema comes with
+#: a new version (tests/test_upgrade14.py), which a file records in ``meta`` (:data:`WRITTEN_BY`,
+#: by its creator, or the writer that migrated it; files of earlier versions record none). Schema
+#: 2 came in 0.1.0's development, which never changed its number: 0.2.0 is the first to say so.
+SCHEMA_WRITTEN_SINCE = {1: "0.1.0", 2: "0.2.0"}
 Key = tuple[str, str, str, int, int]  # (space, arch, dataset, schedule epochs, seed)
 T = TypeVar("T")
 Damaged = dict[tuple[object, ...], str]
@@ -387,14 +394,18 @@ def _out_of_room(
 
 
 def _create_tables(conn: sqlite3.Connection) -> None:
-    """Create the tables a file lacks and mark a new file with :data:`SCHEMA_VERSION`, in one
-    transaction: a reader finds no table (:func:`not_created_yet`) or every one with the
-    version, never ``meta`` without it (refused as schema none) nor without ``runs`` (refused
-    as damaged). On an error the transaction is rolled back, for the caller to try again."""
+    """Create the tables a file lacks and mark a new file with :data:`SCHEMA_VERSION` and the
+    nb201_flat version that wrote it (:data:`WRITTEN_BY`), in one transaction: a reader finds
+    no table (:func:`not_created_yet`) or every one with the version, never ``meta`` without it
+    (refused as schema none) nor without ``runs`` (refused as damaged). An existing file is
+    not marked: a writer that adds nothing would change its bytes (a table imported from it
+    records their sha256), and the version would not be the one that set its schema. On an
+    error the transaction is rolled back, for the caller to try again."""
     try:
         conn.executescript(
-            f"BEGIN IMMEDIATE;{_SCHEMA}INSERT OR IGNORE INTO meta "
-            f"VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+            f"BEGIN IMMEDIATE;{_SCHEMA}INSERT OR IGNORE INTO meta SELECT '{WRITTEN_BY}', "
+            f"'{__version__}' WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'schema_version');"
+            f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
         )
     except BaseException:
         _roll_back(conn)
@@ -587,7 +598,8 @@ class ResultsDB:
         the side tables had one (their checksums joined schema 2 in its development). Each
         table's last legacy rowid is recorded in ``meta`` (:func:`_legacy_upto`): its highest
         rowid when the column is added here, else (a new file, or one an earlier version
-        created or migrated) as a reader derives it."""
+        created or migrated) as a reader derives it. A file this migrates to schema 2 records
+        this version as its writer (:data:`WRITTEN_BY`), in the same transaction."""
         if not _unchecked_tables(conn) and _legacy_recorded(conn):  # no write lock taken
             return
         self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))  # on conn: not yet self._conn
@@ -603,10 +615,12 @@ class ResultsDB:
                 conn.execute(
                     "INSERT OR IGNORE INTO meta VALUES (?, ?)", (_LEGACY_KEY + table, str(upto))
                 )
-            conn.execute(
+            migrated = conn.execute(
                 "UPDATE meta SET value = ? WHERE key = 'schema_version' AND value = '1'",
                 (str(SCHEMA_VERSION),),
-            )
+            ).rowcount
+            if migrated:
+                conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (WRITTEN_BY, __version__))
             if missing:
                 log.info("%s: added row checksums to %s", self.path, ", ".join(missing))
         except BaseException:
@@ -638,11 +652,24 @@ class ResultsDB:
             ) from exc
         if version is None or str(version[0]) not in _READABLE_VERSIONS:
             found = "none" if version is None else repr(version[0])[:40]
-            raise FormatError(
-                f"{self.path} has results schema {found}, this version reads "
-                f"{' and '.join(map(repr, _READABLE_VERSIONS))}; read it with the version of "
-                "nb201_flat that wrote it"
+            said = f"{self.path} has results schema {found}"
+            reads = (
+                f"this nb201_flat ({__version__}) reads "
+                f"{' and '.join(map(repr, _READABLE_VERSIONS))}"
             )
+            number = "" if version is None else str(version[0])
+            newer = number.isdecimal() and int(number) > SCHEMA_VERSION
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (WRITTEN_BY,)).fetchone()
+            writer = written_by(None if row is None else row[0], newer=newer)
+            # a schema older than any, none, or one its recorded writer never wrote
+            if writer is None:
+                raise FormatError(
+                    f"{said}: damaged, or another program's file, as no nb201_flat this one knows "
+                    f"writes it; {reads}; copy it again from where it was trained, or ",
+                    *self._another(),
+                )
+            who, fix = writer
+            raise FormatError(f"{said}, {who}; {reads}; {fix}")
 
     def _no_room(self, exc: sqlite3.Error) -> ResultsDBFullError | None:
         """The refusal of a write that failed with ``exc`` for want of room

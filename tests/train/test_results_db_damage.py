@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from train_helpers import SCHEMA_1_TABLES
 
+import nb201_flat
 from nb201_flat.cli import main
 from nb201_flat.errors import ResultsDBError
 from nb201_flat.importers.results_db import read_results_db
@@ -177,13 +178,15 @@ def test_legacy_rows_stay_readable_but_a_later_row_needs_its_checksum(
     with pytest.raises(ResultsDBError, match=r"has no checksum, yet every row of its table past "
                                              r"rowid 1 is written with one"):  # fmt: skip
         read_results_db(path)
-    # what the migration recorded: each table's rows then (0: created with the column)
+    # what the migration recorded: each table's rows then (0: created with the column), and
+    # itself as the version that wrote the file's schema
     con = sqlite3.connect(path)
     recorded = dict(con.execute("SELECT key, value FROM meta WHERE key != 'schema_version'"))
     con.close()
     assert recorded == {rdb._LEGACY_KEY + t: "0" for t in rdb._CHECKED} | {
         rdb._LEGACY_KEY + "epochs": "1",
         rdb._LEGACY_KEY + "runs": "1",
+        "nb201_flat_version": nb201_flat.__version__,
     }
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from train_helpers import SCHEMA_1_TABLES, TOY_OPS, one_isomorphic_class
 
+import nb201_flat
 from nb201_flat.cli import main
 from nb201_flat.errors import ResultsDBError
 from nb201_flat.importers.results_db import read_results_db
@@ -169,8 +170,24 @@ def test_a_schema_1_file_is_read_with_one_warning_and_migrated_by_a_writer(
 def test_a_file_of_a_later_schema_is_refused(tmp_path: Path) -> None:
     path = _db(tmp_path / "r.sqlite")
     _execute(path, "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    with pytest.raises(Exception, match=r"has results schema '3', this version reads '1' and '2'"):
+    _execute(path, "DELETE FROM meta WHERE key = 'nb201_flat_version'")  # a later version's file
+    # it named "the version of nb201_flat that wrote it", which nothing recorded
+    with pytest.raises(Exception, match=r"has results schema '3', written by a newer nb201_flat"):
         load_results(path)
+
+
+def test_a_file_a_writer_migrates_records_its_writer(tmp_path: Path) -> None:
+    """The version that set a file's schema is the one to read it with: a migration records
+    itself in the transaction that marks the file 2 (a schema-1 file records none)."""
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(_SCHEMA_1.format(a=ARCH))
+    con.close()
+    ResultsDB(path).done_keys()
+    con = sqlite3.connect(path)
+    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    con.close()
+    assert meta["schema_version"] == "2" and meta["nb201_flat_version"] == nb201_flat.__version__
 
 
 def test_a_copy_that_cannot_be_written_is_not_blamed_on_the_database(
