@@ -404,7 +404,8 @@ PROGRESS_DELAY_S = 2.0
 
 def tqdm_class() -> Any:
     """The tqdm bar class to use: ``tqdm.auto`` where notebook widgets can be drawn, else
-    the plain ``tqdm.std`` (``tqdm.auto`` without ipywidgets warns "IProgress not found").
+    the plain ``tqdm.std`` (``tqdm.auto`` without ipywidgets warns "IProgress not found");
+    a bar drawn as text draws on stderr through :class:`BarStream`.
 
     >>> tqdm_class().__name__
     'tqdm'
@@ -414,10 +415,82 @@ def tqdm_class() -> Any:
     if importlib.util.find_spec("ipywidgets") is None:
         from tqdm.std import tqdm as std
 
-        return std
+        return _quiet_bars(std)
     from tqdm.auto import tqdm as auto
+    from tqdm.notebook import tqdm as widgets
 
-    return auto
+    if issubclass(auto, widgets):  # a notebook's bars are widgets, not text on stderr
+        return auto
+    return _quiet_bars(auto)
+
+
+class BarStream:
+    """The stream a progress bar draws on: the first write or flush that fails (an error
+    output whose pipe reader has gone, ``2>&1 >FILE | true``; a full disk) turns the bar's
+    drawing off for good. tqdm's own guard passes over EIO only, and the BrokenPipeError
+    ended the search or the training run that drew the bar; a bar is not worth that."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.failed = False
+
+    def write(self, text: str) -> int:
+        if not self.failed:
+            try:
+                return int(self._stream.write(text) or 0)
+            except (OSError, ValueError):  # ValueError: a closed stream
+                self.failed = True
+        return 0
+
+    def flush(self) -> None:
+        if not self.failed:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self.failed = True
+
+    def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno: the stream's
+        if name == "_stream":  # not set yet (a copy): no stream to ask
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+    def __eq__(self, other: object) -> bool:  # tqdm.write clears the bars drawn on its file
+        return bool(self._stream == getattr(other, "_stream", other))
+
+    def __hash__(self) -> int:
+        return hash(self._stream)
+
+
+_QUIET_BARS: dict[type, type] = {}
+_FILE_AT = 4  # tqdm's file, by position
+
+
+def _quiet_bars(base: Any) -> Any:
+    """``base`` (a tqdm class) drawing through :class:`BarStream`: its bars, and its
+    ``write`` of a line above them. One subclass a base, of the same name."""
+    if base not in _QUIET_BARS:
+
+        class Bar(base):  # type: ignore[misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                if len(args) > _FILE_AT:  # tqdm(iterable, desc, total, leave, file, ...)
+                    args = (
+                        *args[:_FILE_AT],
+                        BarStream(args[_FILE_AT] or sys.stderr),
+                        *args[_FILE_AT + 1 :],
+                    )
+                else:
+                    kwargs["file"] = BarStream(kwargs.get("file") or sys.stderr)
+                super().__init__(*args, **kwargs)
+
+            @classmethod
+            def write(cls, s: str, file: Any = None, end: str = "\n", nolock: bool = False) -> None:
+                # to stdout where no file is given, as tqdm's: a failed write there is said
+                stream = None if file is None else BarStream(file)
+                super().write(s, file=stream, end=end, nolock=nolock)
+
+        Bar.__name__ = Bar.__qualname__ = base.__name__
+        _QUIET_BARS[base] = Bar
+    return _QUIET_BARS[base]
 
 
 class NoBar:
@@ -491,8 +564,13 @@ def limit_blas_threads() -> None:
     chose a count: each OpenBLAS thread reserves its own buffer when numpy loads, and a capped
     process then dies with a bare "OpenBLAS error" before any of our code runs.
 
-    Only effective before numpy is first imported; a no-op when the variable is set.
+    Only effective before numpy is first imported, so a no-op once it is (the variable would
+    reach only this process's children, whose environment is the caller's to set; the
+    package's own workers are forked with numpy loaded) and where the user set either
+    variable.
     """
+    if "numpy" in sys.modules:
+        return
     if any(k in os.environ for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
         return
     if _address_space_left() is not None or _cgroup_left() is not None:

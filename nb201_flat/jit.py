@@ -71,14 +71,34 @@ _PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
 
 def kernel(fn: F) -> F:
-    """Compile ``fn`` in nopython mode, cached on disk, releasing the GIL while it runs."""
+    """Compile ``fn`` in nopython mode, cached on disk, releasing the GIL while it runs; a
+    stop signal that comes while it compiles or loads acts once that is done
+    (:func:`_compiled_whole`)."""
     dispatcher = numba.njit(nogil=True)(fn)
+    _compiled_whole(dispatcher)
     cache = _disk_cache(fn)
     if cache is not None:
         setattr(dispatcher, "_cache", cache)  # noqa: B010 (what njit(cache=True) sets)
         _checksum_entries(cache._cache_file)
         _serialise_saves(cache._cache_file)  # after: the lock is held around the checksummed save
     return cast(F, dispatcher)
+
+
+def _compiled_whole(dispatcher: Any) -> None:
+    """Hold Ctrl-C and SIGTERM while ``dispatcher`` compiles or loads a signature
+    (:func:`nb201_flat.pools.stop_signals_held`), its every call to do so (a first call, a
+    ``warm_up``, a kernel compiling a caller): numba's compiler and loader run Python in
+    callbacks and finalizers, where a handler's exception was dropped ("Exception ignored",
+    the command ran on) or left the kernel half loaded ("no compiled object yet")."""
+    from nb201_flat.pools import stop_signals_held
+
+    compile_signature = dispatcher.compile
+
+    def compile(sig: Any) -> Any:
+        with stop_signals_held():
+            return compile_signature(sig)
+
+    dispatcher.compile = compile
 
 
 class _PackageCacheLocator(UserWideCacheLocator):

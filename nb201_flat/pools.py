@@ -4,15 +4,21 @@ Leaving a ``ProcessPoolExecutor`` normally waits for every running and queued ta
 during a search or a training campaign would wait for whole runs. :func:`abandon` stops the
 workers instead; :func:`stopped_on_interrupt` does it for a ``with`` block. Forked workers set
 themselves up with :func:`default_sigterm` and, where they are short-lived, :func:`return_freed_memory`.
+:func:`stop_signals_held` keeps Ctrl-C and SIGTERM out of a pool's forks (and a kernel's compile),
+where Python dropped the handler's exception.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 
 def default_sigterm() -> None:
@@ -118,3 +124,61 @@ def stopped_on_interrupt(ex: ProcessPoolExecutor) -> Iterator[ProcessPoolExecuto
         abandon(ex)
         raise
     ex.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Within the block, a SIGINT or SIGTERM whose handler is Python code (Ctrl-C's
+    KeyboardInterrupt, the command line's SIGTERM) is acted on when the block ends, in this
+    process. Raised inside numba's compiler or loader (a ctypes callback, a ``__del__``) or an
+    at-fork hook, the handler's exception was printed as "Exception ignored" and dropped (the
+    command ran on to exit 0), or left numba's state broken (``SystemError``, "no compiled
+    object yet"). A signal whose action is the default (SIGTERM outside the command line)
+    still acts at once.
+
+    Handlers are swapped, not the signal mask: a thread that does not block the signal (a
+    bar's monitor, a pool's manager) would take it, and Python runs the handler on the main
+    thread wherever it is; a mask would also pass to the children forked within the block.
+    A child forked within the block runs the handlers it inherited as they were. A block
+    inside another holds nothing more; off the main thread (where no handler runs) nothing
+    is held.
+
+    >>> with stop_signals_held():
+    ...     pass
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+    pending: list[int] = []
+    kept: dict[int, Any] = {}
+
+    def defer(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:  # a child forked within the block: as it was
+            kept[signum](signum, frame)
+        elif signum not in pending:
+            pending.append(signum)
+
+    setattr(defer, "holds_stop_signals", True)  # noqa: B010 (a mark read by inner blocks)
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(stop)
+        if callable(handler) and not getattr(handler, "holds_stop_signals", False):
+            kept[stop] = handler
+            signal.signal(stop, defer)
+    try:
+        yield
+    finally:
+        for signum, handler in kept.items():
+            signal.signal(signum, handler)
+        _deliver(sorted(pending, key=lambda s: s == signal.SIGTERM))
+
+
+def _deliver(pending: list[int]) -> None:
+    """Run the handlers of the ``pending`` signals now, each even where one before it raised
+    (its exception is the next one's context): SIGTERM last, so that a command stopped both
+    ways ends as terminated (143)."""
+    if pending:
+        try:
+            signal.raise_signal(pending[0])
+        finally:
+            _deliver(pending[1:])

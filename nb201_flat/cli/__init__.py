@@ -233,8 +233,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--progress, or run it with one (2> FILE)"
         )
         return 2
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # each command met it somewhere else, some with a traceback
+        print(
+            "error: the working folder no longer exists; cd to an existing folder",
+            file=sys.stderr,
+        )
+        return 2
     # bars only beside human output, and where an error output is open
     budget.set_progress(not getattr(args, "json", False) and sys.stderr is not None)
+    outputs = _outputs_before(args)
     try:
         budget.preload_blas(args.command)  # under ulimit -v only: a late load would hang
         with _stop_signals():
@@ -254,8 +263,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"error: {out_of_memory(args.command, exc)}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # e.g. `nb201-flat info | head`
-        return 0
+    except BrokenPipeError as exc:
+        if _pipe_closed(sys.stdout):  # e.g. `nb201-flat info | head`
+            return 0
+        if not _pipe_closed(sys.stderr):  # another pipe: a bug, with its traceback
+            raise
+        with contextlib.suppress(OSError, ValueError):  # said where it may still be read
+            print(
+                f"error: could not write the error output ({exc.strerror}), so the command "
+                "stopped before it finished; run it with an error output that stays open "
+                "(2> FILE)",
+                file=sys.stderr,
+            )
+        return 2
     except OSError as exc:
         if exc.errno in _UNUSABLE_PATH and exc.filename is not None:
             from nb201_flat.errors import shown
@@ -266,7 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
         if exc.errno == errno.EBADF and exc.filename is None and _stdout_read_only():
-            said = _output_error(exc)  # before the output is dropped: it reads its mode
+            # before the output is dropped: it reads its mode
+            said = _output_error(exc, _written(outputs), _has_force(owner))
             _drop_stdout()
             print(f"error: {said}", file=sys.stderr)
             return 2
@@ -275,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a full disk: OSError's traceback, exit 1. A write to stdout names no file (> /dev/full);
         # the library's own files are written by atomic, which says which (_write_error)
         if exc.filename is None:
-            said = _output_error(exc)
+            said = _output_error(exc, _written(outputs), _has_force(owner))
             _drop_stdout()
         else:
             said = f"{exc.strerror} ({exc.filename}); free some space and run it again"
@@ -284,16 +305,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _output_error(exc: OSError) -> str:
-    """What to say of a write to this process's output that failed with ``exc``."""
+def _output_error(exc: OSError, written: str = "", force: bool = False) -> str:
+    """What to say of a write to this process's output that failed with ``exc``. ``written``
+    names the files the command wrote all the same (:func:`_written`); where its command
+    refuses to replace them unless given ``force`` (import's table), the fix says so."""
+    lost = again = ""
+    if written:
+        lost = f"; {written} was written, only the report was lost"
+        again = f", and pass --force to replace {written}" if force else ""
     if exc.errno == errno.EBADF and _stdout_read_only():
         return (
-            "could not write the output (its file is not open for writing); run it with an "
-            "output (> FILE)"
+            f"could not write the output (its file is not open for writing){lost}; run it "
+            f"with an output (> FILE){again}"
         )
     if exc.errno in FULL:
-        return f"could not write the output ({exc.strerror}); free some space or send it elsewhere"
-    return f"could not write the output ({exc.strerror or exc}); send it elsewhere"
+        return (
+            f"could not write the output ({exc.strerror}){lost}; free some space or send "
+            f"it elsewhere{again}"
+        )
+    return f"could not write the output ({exc.strerror or exc}){lost}; send it elsewhere{again}"
+
+
+# the options naming what a command writes besides its report (import's table, reproduce's
+# and figures' folders, census's pairs)
+_OUTPUT_OPTIONS = ("out", "pairs_out")
+
+
+def _outputs_before(args: argparse.Namespace) -> dict[str, tuple[int, int] | None]:
+    """The files or folders ``args`` names for the command to write (:data:`_OUTPUT_OPTIONS`),
+    each with its inode and modification time before the command, or None where it is not
+    there yet."""
+    paths = (getattr(args, name, None) for name in _OUTPUT_OPTIONS)
+    return {str(path): _stamp(str(path)) for path in paths if isinstance(path, (str, os.PathLike))}
+
+
+def _has_force(parser: argparse.ArgumentParser) -> bool:
+    """Whether ``parser``'s command takes ``--force`` (to replace what it wrote before)."""
+    return any("--force" in action.option_strings for action in parser._actions)
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _written(before: dict[str, tuple[int, int] | None]) -> str:
+    """Those of ``before``'s paths (:func:`_outputs_before`) the command wrote, or replaced
+    or added to, as a phrase; empty where it wrote none."""
+    from nb201_flat.cli.common import one_line  # a path may hold a newline
+
+    return one_line(
+        " and ".join(p for p, stamp in before.items() if _stamp(p) not in (None, stamp))
+    )
 
 
 def _escape_unencodable() -> None:
@@ -332,6 +398,19 @@ def _surrogates_or_backslash(exc: UnicodeError) -> tuple[str | bytes, int]:
 codecs.register_error(_ESCAPE, _surrogates_or_backslash)
 
 
+def _pipe_closed(stream: Any) -> bool:
+    """Whether ``stream`` writes to a pipe whose reader has gone: the one broken pipe a
+    command ends on quietly is its output's (``| head``)."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(stream.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poll.poll(0))
+    except (OSError, ValueError, AttributeError):  # closed, or no descriptor (a capture)
+        return False
+
+
 def _stdout_read_only() -> bool:
     """Whether this process's output was opened for reading only (``1< FILE``): a write to
     it fails with EBADF, which other descriptors (a pool's pipes) can fail with too."""
@@ -359,22 +438,31 @@ def _stop_signals() -> Iterator[None]:
     sibling terminated just after its fork, as render_many's cleanup does). There SIGTERM
     takes the default action and SIGINT is ignored: the command stops its children.
 
+    The command's own steps hold both while Python must not be broken into
+    (:func:`~nb201_flat.pools.stop_signals_held`). Where the exception was raised all the
+    same somewhere Python drops it ("Exception ignored in" a finalizer or a callback), or
+    wraps it in another (numba's ``SystemError``), the command still ends as interrupted:
+    the handlers note each signal they take.
+
     Each is left as it is where a caller set its own handler, and both off the main thread
     (where none can be set)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     owner = os.getpid()
+    taken_signal: list[int] = []
 
     def terminated(signum: int, frame: FrameType | None) -> None:
         if os.getpid() != owner:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)  # ends it here, unless SIGTERM is blocked
             os._exit(128 + signum)
+        taken_signal.append(signum)
         raise SystemExit(128 + signum)
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
         if os.getpid() == owner:
+            taken_signal.append(signum)
             signal.default_int_handler(signum, frame)
 
     ours: dict[int, tuple[Any, Callable[[int, FrameType | None], None]]] = {
@@ -386,9 +474,33 @@ def _stop_signals() -> Iterator[None]:
         signal.signal(s, ours[s][1])
     try:
         yield
+    except Exception as exc:
+        if not taken_signal or not _stopped_behind(exc):
+            raise
+        raise _stop_of(taken_signal[-1]) from None
+    else:
+        if taken_signal:  # its exception was dropped: the command ran on to its end
+            raise _stop_of(taken_signal[-1])
     finally:
         for s in taken:
             signal.signal(s, ours[s][0])
+
+
+def _stopped_behind(exc: BaseException) -> bool:
+    """Whether ``exc``'s chain of causes holds the exception of a stop signal's handler."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, (KeyboardInterrupt, SystemExit)):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False
+
+
+def _stop_of(signum: int) -> BaseException:
+    """The exception ``signum``'s handler raises in :func:`_stop_signals`, as main ends on it."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else SystemExit(128 + signum)
 
 
 # a path no call can use, wherever the command met it (a table, an --out, a file's parent)

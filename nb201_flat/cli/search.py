@@ -243,7 +243,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # grid's fixed_n; the grid's fields without a flag are named where they are set
     p.set_defaults(
         func=cmd_reproduce,
-        param_dests={"protocol": "protocols", "epochs": "search_epochs", "n": "fixed_n"},
+        param_dests={
+            "protocol": "protocols",
+            "epochs": "search_epochs",
+            "n": "fixed_n",
+            "base": "radius",  # the grid's base at another radius (grid.BaseRadius)
+        },
         # the grid without two-stage variants: its refusals' way to leave them out; fixed-n
         # alone, the grid's way to other search epochs (cmd_reproduce adds the grid's own
         # families and epochs)

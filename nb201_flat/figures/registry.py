@@ -444,7 +444,7 @@ def render_many(
     import multiprocessing as mp  # here: the CLI parser imports this module for every command
     import multiprocessing.connection
 
-    from nb201_flat.pools import reap, terminate
+    from nb201_flat.pools import reap, stop_signals_held, terminate
 
     fork = "fork" in mp.get_all_start_methods()
     ctx: Any = mp.get_context("fork" if fork else "spawn")
@@ -470,7 +470,8 @@ def render_many(
         proc = ctx.Process(
             target=_child, args=(send, table_arg, todo, *args, opts.get(todo)), daemon=True
         )
-        proc.start()
+        with stop_signals_held():  # one handled in an at-fork hook was dropped
+            proc.start()
         send.close()
         running[recv] = (todo, proc)
 

@@ -5,8 +5,8 @@ The batched searches run compiled kernels (:mod:`.kernels_free_na`, :mod:`.kerne
 :mod:`.kernels_replay`). numba keeps their machine code in a disk cache (the user's cache
 folder, :mod:`nb201_flat.jit`), so a machine compiles them once (and again after the source
 changes); every later process only loads them. :func:`load_kernels` does that before the work
-starts, for the modules the work calls (:func:`kernel_modules`: a first random search compiles
-none of REA's kernels):
+starts, for the kernels the work calls (:func:`kernel_modules`: a first random search compiles
+none of REA's kernels, nor free NA-RS's):
 
 - in a parent about to fork workers, so that the workers inherit the loaded kernels and LLVM's
   set-up (over 100 MB a process) page for page, instead of each loading, or on a cold cache
@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from nb201_flat.pools import reap, terminate
+from nb201_flat.pools import reap, stop_signals_held, terminate
 
 if TYPE_CHECKING:
     from nb201_flat.search.algorithms import SearchAlgorithm
@@ -47,33 +47,43 @@ MODULES: tuple[str, ...] = (
     "nb201_flat.search.kernels_lockstep",
     "nb201_flat.search.kernels_replay",
 )
+#: random search's kernels and free NA-RS's (best-evaluated NA-RS's too), each a part of
+#: :mod:`.kernels_free_na` (``module:part``, its ``PARTS``): a search loads its own alone
+RS_KERNELS = f"{MODULES[0]}:rs"
+FREE_NA_KERNELS = f"{MODULES[0]}:na"
 # relative cold compile times on a 2-core machine (s of CPU, numba 0.68): the parallel
 # compile deals the modules out longest first
 _COMPILE_S = {
     "nb201_flat.search.kernels_free_na": 8.8,
+    RS_KERNELS: 4.7,
+    FREE_NA_KERNELS: 6.7,
     "nb201_flat.search.kernels_lockstep": 5.6,
     "nb201_flat.search.kernels_replay": 10.9,
 }
 
 
 def kernel_modules(algorithm: SearchAlgorithm) -> tuple[str, ...]:
-    """The modules of :data:`MODULES` whose kernels a batched search of ``algorithm`` calls,
-    under any protocol, as :func:`~nb201_flat.search.vectorised.run_batched` dispatches it
-    (none where it has no batched form): the one map from an algorithm to its kernels.
+    """The kernels a batched search of ``algorithm`` calls, under any protocol, as
+    :func:`~nb201_flat.search.vectorised.run_batched` dispatches it (none where it has no
+    batched form): modules of :data:`MODULES`, or the part of one the search calls
+    (:data:`RS_KERNELS`, :data:`FREE_NA_KERNELS`). The one map from an algorithm to its kernels.
 
     >>> from nb201_flat.search.algorithms import RandomSearch, RegularizedEvolution
     >>> kernel_modules(RandomSearch()), kernel_modules(RegularizedEvolution())
-    (('nb201_flat.search.kernels_free_na',), ('nb201_flat.search.kernels_lockstep',))
+    (('nb201_flat.search.kernels_free_na:rs',), ('nb201_flat.search.kernels_lockstep',))
     """
+    from nb201_flat.search.algorithms import RandomSearch
     from nb201_flat.search.lockstep import lockstep_kind
     from nb201_flat.search.replay import replay_kind
     from nb201_flat.search.vectorised import free_na_kind, vectorisable_kind
 
-    free_na, lockstep, replay = MODULES
-    # the walks of random search and of free NA-RS (one-stage or best-evaluated), with or
-    # without stored seeds; best-evaluated NA-RS is a replay kind, walked where it is free
+    _, lockstep, replay = MODULES
+    if isinstance(algorithm, RandomSearch):  # its walk, with or without stored seeds
+        return (RS_KERNELS,)
+    # the walks of free NA-RS (one-stage or best-evaluated), with or without stored seeds;
+    # best-evaluated NA-RS is a replay kind, walked where it is free
     if vectorisable_kind(algorithm) or free_na_kind(algorithm):
-        return (free_na,)
+        return (FREE_NA_KERNELS,)
     if replay_kind(algorithm):  # charged or two-stage NA-RS, charged best-evaluated NA-RS
         return (replay,)
     return (lockstep,) if lockstep_kind(algorithm) else ()
@@ -81,17 +91,34 @@ def kernel_modules(algorithm: SearchAlgorithm) -> tuple[str, ...]:
 
 def load_kernels(jobs: int = 1, modules: Iterable[str] | None = None) -> None:
     """Load the kernels of ``modules`` (None: every search kernel; a search's own are
-    :func:`kernel_modules`) into this process, compiling on a cold cache (in up to ``jobs``
-    processes at once where the platform forks)."""
-    loaded = [importlib.import_module(name) for name in (MODULES if modules is None else modules)]
-    cold = [m.__name__ for m in loaded if not is_cached(m)]
+    :func:`kernel_modules`, a module's part among them) into this process, compiling on a cold
+    cache (in up to ``jobs`` processes at once where the platform forks)."""
+    names = list(MODULES if modules is None else modules)
+    cold = [name for name in names if not _cached(name)]
     if cold:
         _say_compiling()
         if jobs > 1 and len(cold) > 1 and _can_compile_apart():
             _compile_apart(cold, jobs)
-    for m in loaded:
-        m.warm_up()
+    for name in names:
+        _warm_up(name)
     release_llvm_pages()
+
+
+def _warm_up(name: str) -> None:
+    """Load (compile on a cold cache) the kernels of ``name``: a module's every kernel, or the
+    part ``module:part`` names (its ``warm_up(part)``)."""
+    module, _, part = name.partition(":")
+    importlib.import_module(module).warm_up(*([part] if part else []))
+
+
+def _cached(name: str) -> bool:
+    """:func:`is_cached` of a module's kernels, or of those the part ``module:part`` calls
+    (its ``PARTS[part]``; the kernels they call are compiled with them)."""
+    module, _, part = name.partition(":")
+    m = importlib.import_module(module)
+    if not part:
+        return is_cached(m)
+    return _fresh(getattr(m, kernel) for kernel in m.PARTS[part])
 
 
 # madvise(2) advice: drop the page-table entries; a private file mapping with no written page
@@ -164,7 +191,7 @@ def say_if_cold(modules: Iterable[str] | None = None) -> None:
     kernel) is not in the cache yet, for a process that loads each kernel where it is first
     called."""
     names = MODULES if modules is None else modules
-    if not all(is_cached(importlib.import_module(name)) for name in names):
+    if not all(_cached(name) for name in names):
         _say_compiling()
 
 
@@ -187,9 +214,15 @@ def is_cached(module: ModuleType) -> bool:
     """Whether every kernel ``module`` uses (its own and those it imports) has a fresh entry in
     numba's disk cache: its index read as numba reads it (one made from other source, or by
     another numba, reads as empty)."""
+    return _fresh(vars(module).values())
+
+
+def _fresh(kernels: Iterable[object]) -> bool:
+    """Whether each compiled kernel among ``kernels`` has a fresh entry in numba's disk cache
+    (:func:`is_cached`); other objects are passed over."""
     from numba.core.registry import CPUDispatcher
 
-    for value in vars(module).values():
+    for value in kernels:
         if not isinstance(value, CPUDispatcher):
             continue
         cache_file = getattr(getattr(value, "_cache", None), "_cache_file", None)
@@ -230,8 +263,9 @@ def _compile_apart(names: list[str], jobs: int) -> None:
     ctx = mp.get_context("fork")
     procs = [ctx.Process(target=_compile_group, args=(g,), daemon=True) for g in groups]
     try:
-        for p in procs:
-            p.start()
+        with stop_signals_held():  # one handled in an at-fork hook was dropped
+            for p in procs:
+                p.start()
         for p in procs:
             p.join()
     except BaseException:
@@ -251,13 +285,15 @@ def _compile_group(names: list[str]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's terminate() stops it (pools)
     try:
         for name in names:
-            importlib.import_module(name).warm_up()
+            _warm_up(name)
     except Exception:  # the parent compiles what is left, and says so
         raise SystemExit(1) from None
 
 
 __all__ = [
+    "FREE_NA_KERNELS",
     "MODULES",
+    "RS_KERNELS",
     "is_cached",
     "kernel_modules",
     "load_kernels",

@@ -42,6 +42,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal
@@ -513,11 +514,15 @@ class ReproduceResult:
 
 
 def _short_of_values(
-    runs: pd.DataFrame, algorithms: dict[str, SearchAlgorithm] | None = None
+    runs: pd.DataFrame,
+    algorithms: dict[str, SearchAlgorithm] | None = None,
+    lower_radii: Mapping[tuple[str, str], int] | None = None,
 ) -> list[Shortfall]:
     """Each search and reported key of ``runs`` with fewer than :data:`MIN_RUNS_CI` runs that
     have a value: every row it is part of would have no CI. ``algorithms``: the searches by
-    label (one not there is not known to be charged)."""
+    label (one not there is not known to be charged); ``lower_radii``: the smaller radius at
+    which every run of a search that scored nothing would score, by (protocol, label)
+    (:attr:`~nb201_flat.search.runner.SearchResults.lower_radii`)."""
     keys = ["protocol", "algorithm", *KEY_COLUMNS]
     g = runs.groupby(keys, sort=False)
     counts = g["test"].agg(["count", "size"]).join(g["best"].count().rename("found"))
@@ -529,6 +534,7 @@ def _short_of_values(
             int(n),
             int(f),
             (algorithms or {}).get(str(algo)),
+            (lower_radii or {}).get((str(prot), str(algo))),
         )
         for prot, algo, *key, k, n, f in counts.reset_index().itertuples(index=False, name=None)
         if k < MIN_RUNS_CI
@@ -614,12 +620,29 @@ def _charged_out(config: ReproduceConfig) -> Param | None:
     return None if config.base.charge else Param("charge", (False,))
 
 
-def _radius_by(config: ReproduceConfig) -> Param | None:
-    """The grid's parameter that sets every charged search's radius: the base's ``radius``,
-    one choice at a time from a base with free neighbours (its charge variants, two-stage and
-    best-evaluated searches are the base's, charged); None where the grid's radii set some
-    (every combination, or a charged base)."""
-    return Param("radius") if config.design == "one-at-a-time" and not config.base.charge else None
+@dataclass(frozen=True, slots=True)
+class BaseRadius:
+    """The grid's base objective at another radius, as a refusal names it: to a Python caller
+    ``base=replace(base, radius=R)`` (``repr``), to the command line ``--radius R`` (``str``;
+    ``reproduce`` maps ``base`` to its ``--radius``)."""
+
+    radius: int
+
+    def __repr__(self) -> str:
+        return f"replace(base, radius={self.radius})"
+
+    def __str__(self) -> str:
+        return str(self.radius)
+
+
+def _radius_by(config: ReproduceConfig) -> Callable[[int], Param] | None:
+    """The grid's rule for the field that sets every charged search's radius: the base's
+    (:class:`BaseRadius`), one choice at a time from a base with free neighbours (its charge
+    variants, two-stage and best-evaluated searches are the base's, charged); None where the
+    grid's radii set some (every combination, or a charged base)."""
+    if config.design != "one-at-a-time" or config.base.charge:
+        return None
+    return lambda radius: Param("base", BaseRadius(radius))
 
 
 def _check_selections(
@@ -705,7 +728,7 @@ def reproduce(
     )
     t1 = time.perf_counter()
     # before the controls and the statistics: a row without a CI is refused, never a NaN
-    _require_intervals(_short_of_values(res.runs, algorithms), families, cfg)
+    _require_intervals(_short_of_values(res.runs, algorithms, res.lower_radii), families, cfg)
     runs, curves = res.runs, res.curves
     notes = [*res.notes]
     matched = matched_frame()  # no controls: its columns and dtypes all the same

@@ -26,7 +26,8 @@ in ``numpy/random/src/distributions/distributions.c``, PCG64's ``next_uint32`` /
 :mod:`.kernels_numpy`); the batched paths run only where
 :func:`~nb201_flat.search.lockstep.replay_matches_numpy` confirms numpy still draws so.
 
-Import this module lazily (it loads numba); :func:`warm_up` loads (or compiles) every kernel.
+Import this module lazily (it loads numba); :func:`warm_up` loads (or compiles) every kernel,
+or one search's (:data:`PARTS`).
 
 Examples
 --------
@@ -661,12 +662,14 @@ def bounded_draws(raw: U64Array, raw_start: IntArray, n: int, out: IntArray) -> 
     return ok
 
 
-def warm_up() -> None:
-    """Call every kernel once on tiny inputs of the production types (inputs read-only, as
+def warm_up(part: str | None = None) -> None:
+    """Call every kernel once (``part``: those of :data:`PARTS` ``[part]``, one search's) on
+    tiny inputs of the production types (inputs read-only, as
     :func:`~nb201_flat.search.vectorised.frozen` makes them): loads each from the disk cache
     (compiles it on a cold one) before real work, e.g. before workers fork."""
     from nb201_flat.search.vectorised import frozen
 
+    called = PARTS[part] if part is not None else __all__  # every kernel it exports
     indptr = frozen(np.array([0, 1, 2], dtype=np.int64))
     flat = frozen(np.array([1, 0], dtype=np.int64))
     costs = frozen(np.ones(2))
@@ -676,15 +679,30 @@ def warm_up() -> None:
     starts = frozen(np.array([0, 4], dtype=np.int64))
     rows = np.empty((3, 2))
     rs, rq = np.empty(3), np.empty(3, dtype=np.int64)
-    for mode in (SCORE, BEST, ROWS):
+    if "free_na_walk" in called:
+        for mode in (SCORE, BEST, ROWS):
+            for seeded in (False, True):
+                args = (costs, costs, ints, raw, starts, rows, rs, rq)
+                free_na_walk(cells, indptr, flat, costs, 10.0, 5, 10, mode, seeded, *args)
+    if "offer_rows" in called:
+        offer_rows(frozen(np.array([0, 1])), ints[:1], costs[:1], costs[:1], ints[:1])
+    if "free_lookups" in called:
+        free_lookups(indptr, flat, costs, ints, ints, 1, 1)
+    if "rs_walk" in called:
         for seeded in (False, True):
-            args = (costs, costs, ints, raw, starts, rows, rs, rq)
-            free_na_walk(cells, indptr, flat, costs, 10.0, 5, 10, mode, seeded, *args)
-    offer_rows(frozen(np.array([0, 1])), ints[:1], costs[:1], costs[:1], ints[:1])
-    free_lookups(indptr, flat, costs, ints, ints, 1, 1)
-    for seeded in (False, True):
-        rs_walk(cells, costs, 10.0, 5, 10, 2, seeded, seeded, costs, costs, ints, raw, starts)
-    bounded_draws(raw, starts, 7, np.empty((1, 3), dtype=np.int64))
+            rs_walk(cells, costs, 10.0, 5, 10, 2, seeded, seeded, costs, costs, ints, raw, starts)
+    if "bounded_draws" in called:
+        bounded_draws(raw, starts, 7, np.empty((1, 3), dtype=np.int64))
+
+
+#: the kernels each search calls from Python, by the part's name (:func:`warm_up`): random
+#: search's walk, free NA-RS's and best-evaluated NA-RS's walk and rows, and both their centre
+#: draws; the kernels these call are compiled into them. A first random search compiled all
+#: twelve of this module's kernels and helpers, where it calls five
+PARTS: dict[str, tuple[str, ...]] = {
+    "rs": ("rs_walk", "bounded_draws"),
+    "na": ("free_na_walk", "offer_rows", "bounded_draws"),
+}
 
 
 # the kernels above call kernels_numpy's: its edits must reach their cached code
@@ -697,6 +715,7 @@ __all__ = [
     "DONE",
     "MORE_DRAWS",
     "MORE_WORDS",
+    "PARTS",
     "ROWS",
     "SCORE",
     "STALLED",

@@ -38,7 +38,7 @@ import logging
 import math
 import multiprocessing as mp
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -68,7 +68,7 @@ from nb201_flat.errors import (
     spelled,
     whole_number,
 )
-from nb201_flat.pools import default_sigterm, stopped_on_interrupt
+from nb201_flat.pools import default_sigterm, stop_signals_held, stopped_on_interrupt
 from nb201_flat.search.algorithms import (
     ALGORITHM_NAMES,
     AlgorithmError,
@@ -213,6 +213,10 @@ class SearchResults:
     searches
         The algorithm of each cell, by (protocol name, label): what :meth:`require_reported`
         names the fixes of.
+    lower_radii
+        Of each charged NA search of which no run found anything, by (protocol name, label),
+        the largest smaller radius at which every run would score (:func:`lower_scoring_radius`;
+        absent where none would): the radius :meth:`require_reported` names.
     """
 
     runs: pd.DataFrame
@@ -220,6 +224,7 @@ class SearchResults:
     note_parts: tuple[tuple[Part, ...], ...]
     protocols: tuple[Protocol, ...]
     searches: Mapping[tuple[str, str], SearchAlgorithm] = field(default_factory=dict)
+    lower_radii: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -259,6 +264,7 @@ class SearchResults:
                 runs,
                 found,
                 self.searches.get((prot, algo)),
+                self.lower_radii.get((prot, algo)),
             )
             causes, fix = unreported_fix([row], [protocol])
             raise ProtocolError(
@@ -491,7 +497,10 @@ def _execute(
         initargs=(shipped, algos, seed),
     )
     with stopped_on_interrupt(pool) as ex:  # Ctrl-C: stop the workers, not after queued work
-        futures = [ex.submit(_run_task, t) for t in tasks]
+        # the first submit forks every worker: a stop signal handled in an at-fork hook was
+        # dropped ("Exception ignored"), and the search ran on
+        with stop_signals_held():
+            futures = [ex.submit(_run_task, t) for t in tasks]
         for fut in futures:
             t, recs = fut.result()
             out[t.cell].extend(recs)
@@ -779,6 +788,13 @@ def run_cells_and_stalls(
     ]
     runs_df = _runs_frame(blocks)
     runs_df["seed"] = seed
+    # worked out only where no run found anything: the radius require_reported names
+    lower_radii = {
+        (p.name, lab): r
+        for (d, _), (p, lab, algo, recs, _) in zip(pairs, blocks, strict=True)
+        if all(rec.best < 0 for rec in recs)
+        and (r := lower_scoring_radius(algo, datas[d])) is not None
+    }
     unreported = _unreported_notes(runs_df, runs)
     notes += unreported
     stalls = stalled_notes(((b[0].name, b[1], b[3]) for b in blocks), runs)
@@ -789,6 +805,7 @@ def run_cells_and_stalls(
         note_parts=(*((n,) for n in notes), *stalls),
         protocols=tuple(prots),
         searches={(p.name, lab): a for p, lab, a in given},
+        lower_radii=lower_radii,
     )
     return results, [*unreported, *(spelled(n) for n in stalls)]
 
@@ -800,6 +817,14 @@ _SCORED = (NARandomSearch, RegularizedEvolution, LocalSearch)
 
 #: what sets an NA objective's radius (:class:`NeighbourObjective`'s own field)
 _RADIUS = Param("radius")
+#: what sets a search's radius, in a refusal: a parameter that takes the radius itself, or a
+#: caller's rule giving the parameter, with its value, that sets a radius (the grid's: its base)
+RadiusBy = Param | Callable[[int], Param]
+
+
+def radius_named(by: RadiusBy, radius: int) -> Param:
+    """The parameter, with its value, that sets a search's radius to ``radius`` (``by``)."""
+    return Param(by.name, radius) if isinstance(by, Param) else by(radius)
 
 
 def check_scores_affordable(
@@ -808,7 +833,7 @@ def check_scores_affordable(
     algorithm: SearchAlgorithm,
     label: str,
     *,
-    radius_by: Param | None = _RADIUS,
+    radius_by: RadiusBy | None = _RADIUS,
     leave_out: Param | None = None,
 ) -> None:
     """Refuse, before any run, an NA search with charged neighbours whose budget cannot pay
@@ -850,16 +875,9 @@ def check_scores_affordable(
     elif param is not None:
         fix += ["raise the budget (", Param(param.name, queries), ")"]
     if radius_by is not None:
-        fits = next(
-            (
-                r
-                for r in range(obj.radius - 1, 0, -1)
-                if _affords(data, *_every_run_scores(replace(obj, radius=r), data, share)[:2])  # type: ignore[call-arg]
-            ),
-            None,
-        )
+        fits = lower_scoring_radius(algorithm, data)
         if fits is not None:
-            fix += [" or " if fix else "", "lower the radius (", Param(radius_by.name, fits), ")"]
+            fix += [" or " if fix else "", "lower the radius (", radius_named(radius_by, fits), ")"]
     fix += [" or " if fix else ""]
     if leave_out is not None:
         fix += ["leave the search out (", leave_out, ")"]
@@ -933,6 +951,23 @@ def _every_run_scores(
         last = float(sampled_costs(costs, data.candidates).max())
         seconds = (seconds + last) / (1 - share)
     return queries, seconds, dearest
+
+
+def lower_scoring_radius(algorithm: SearchAlgorithm, data: OracleData) -> int | None:
+    """The largest radius below that of ``algorithm``'s charged neighbours at which every run
+    of ``data`` scores the first cell it draws (:func:`_every_run_scores`): the smaller radius
+    a refusal names, before the runs (:func:`check_scores_affordable`) or after none scored
+    (:attr:`Shortfall.lower_radius`). None where no smaller radius does (at radius 5 of
+    NB201's six edges a neighbourhood holds more cells than at 6), or for another search."""
+    obj = getattr(algorithm, "objective", None)
+    if not (isinstance(algorithm, _SCORED) and isinstance(obj, NeighbourObjective) and obj.charge):
+        return None
+    share = algorithm.stage1_share if isinstance(algorithm, NARandomSearch) else 1.0
+    for r in range(obj.radius - 1, 0, -1):
+        smaller = replace(obj, radius=r)  # type: ignore[call-arg]
+        if _affords(data, *_every_run_scores(smaller, data, share)[:2]):
+            return r
+    return None
 
 
 def _affords(data: OracleData, queries: int, seconds: float) -> bool:
@@ -1027,6 +1062,9 @@ class Shortfall:
     runs: int | None  # runs of the search (None: a comparison)
     found: int | None = None  # runs that picked a cell (None: a comparison)
     algorithm: SearchAlgorithm | None = None  # the search (None: a comparison, or not known)
+    # a charged search's largest smaller radius at which every run scores (lower_scoring_radius;
+    # None: none does, or it was not worked out)
+    lower_radius: int | None = None
 
     @property
     def found_nothing(self) -> bool:
@@ -1067,7 +1105,7 @@ def unreported_fix(
     *,
     whom: str = "the search",
     runs: Param | None = None,
-    radius_by: Param | None = _RADIUS,
+    radius_by: RadiusBy | None = _RADIUS,
     share_by: Param | None = _STAGE1_FRACTION,
     charged_out: Sequence[Part] = _FREE_NEIGHBOURS,
     others: Sequence[Sequence[Part]] = (),
@@ -1083,8 +1121,10 @@ def unreported_fix(
     a parameter of ``protocols`` (the rows') sets it, and more runs (``runs``, where the
     caller has them) unless every row is :attr:`~Shortfall.scoreless`. A scoreless search's
     neighbourhoods must cost less or its budget be larger: a smaller radius (``radius_by``,
-    the parameter that sets it; None: the caller sets none), for two-stage NA-RS a larger
-    share for stage 2 (``share_by``, the parameter that sets stage 1's), and
+    the parameter that sets it; None: the caller sets none), the one at which every run of
+    every such row scores (:attr:`Shortfall.lower_radius`, where the rows have one and the
+    same: at NB201's radius 6, radius 5's neighbourhoods are the larger), for two-stage NA-RS
+    a larger share for stage 2 (``share_by``, the parameter that sets stage 1's), and
     ``charged_out``, the fix that leaves the charged neighbours out (empty: the caller has
     none). ``others``: the caller's own fixes, last."""
     protocols = list(protocols)
@@ -1105,9 +1145,11 @@ def unreported_fix(
         give += [" or " if give else "", "more runs (", runs, ")"]
     if give:
         fixes.append((f"give {whom} ", *give))
-    radius = max((a.objective.radius for a in scoreless), default=1)  # type: ignore[union-attr]
-    if radius_by is not None and radius > 1:
-        fixes.append(("lower the radius (", Param(radius_by.name, radius - 1), ")"))
+    # a smaller radius only where its runs would score: radius 5 of 6 costs more than 6 does
+    radii = {s.lower_radius for s in short if s.scoreless}
+    lower = radii.pop() if len(radii) == 1 else None
+    if radius_by is not None and lower is not None:
+        fixes.append(("lower the radius (", radius_named(radius_by, lower), ")"))
     two_stage = any(isinstance(a, NARandomSearch) and a.stage1_share < 1 for a in scoreless)
     if share_by is not None and two_stage:
         # its runs ended in stage 1, or stage 2's share completed no neighbourhood
@@ -1252,10 +1294,12 @@ def check_selection_reached(
     all it paid for, with free neighbours one-stage NA-RS's very runs.
 
     The refusal names the algorithm's own field with a size that would do (``own``; the
-    reproduce grid sets none), else ``size_by``, the caller's parameter that sets the size
-    (the grid's ``rerank_top_k``), the protocol's budget (:meth:`Protocol.budget_param`) where
-    more of it would do, and ``leave_out``, a parameter (with its value) that leaves the search
-    out, where the caller has one. The size and budget named are those every run gets past,
+    reproduce grid sets none), with REA's sample size where that size is below it (a
+    tournament draws from the population: a population alone below it is refused), else
+    ``size_by``, the caller's parameter that sets the size (the grid's ``rerank_top_k``), the
+    protocol's budget (:meth:`Protocol.budget_param`) where more of it would do, and
+    ``leave_out``, a parameter (with its value) that leaves the search out, where the caller
+    has one. The size and budget named are those every run gets past,
     under a time budget but with a chance of :data:`_MISS` (:func:`_passed_by_every_run`): the
     cheapest queries' bound refused says nothing of what runs pay."""
     selects = _selects(algorithm)
@@ -1306,7 +1350,11 @@ def check_selection_reached(
     fix: list[Part] = []
     field = "population" if rea else "rerank_top_k"
     what = "population" if rea else "top-k"
-    if own and sure > 0:
+    if own and isinstance(algorithm, RegularizedEvolution) and 0 < sure < algorithm.sample_size:
+        # the tournament draws from the population: a population below it is refused alone
+        sizes = joined([Param(field, sure), Param("sample_size", sure)], " and ")
+        fix += [f"lower the {what}{about}, and the sample size with it (", *sizes, ")"]
+    elif own and sure > 0:
         fix += [f"lower the {what}{about} (", Param(field, sure), ")"]
     elif size_by is not None and sure > 0:
         fix += [f"lower the {what}{about or f' below {sure + 1}'} (", size_by, ")"]

@@ -68,7 +68,7 @@ from nb201_flat.errors import (
     spell_logs_from,
 )
 from nb201_flat.errors import ExecutorSpecError as ExecutorSpecError
-from nb201_flat.pools import stopped_on_interrupt
+from nb201_flat.pools import stop_signals_held, stopped_on_interrupt
 from nb201_flat.train.jobs import (
     WORKER_LOGGED_PARAMS,
     JobResult,
@@ -718,9 +718,13 @@ class LocalExecutor:
                 initargs=(queue, threads, os.getpid(), spelling, started),
             )
         ) as pool:
-            futures = {
-                pool.submit(_run_in_worker, pending[u], self.run, self._multi, u): u for u in batch
-            }
+            with (
+                stop_signals_held()
+            ):  # the submits fork: one handled in an at-fork hook was dropped
+                futures = {
+                    pool.submit(_run_in_worker, pending[u], self.run, self._multi, u): u
+                    for u in batch
+                }
             for fut in cf.as_completed(futures):
                 u = futures[fut]
                 try:

@@ -492,11 +492,22 @@ def train(
     ArgumentError
         The database's name leaves no room for SQLite's files beside it
         (:func:`~.results_db.check_name_room`), before any file or folder is made.
+
+    Notes
+    -----
+    ``job.threads`` sets torch's CPU thread count for the run only: the count is as it was
+    when this returns. On CUDA the run's backend flags (TF32, cuDNN determinism and
+    benchmark: :func:`~.modes.apply_backend_flags`) are process-wide and stay set.
     """
     check_name_room(job.db_path, "db_path")
-    # one process per run: a second train of the same run is refused while this one lives
-    with run_lock(job.checkpoint_folder, job.name):
-        return _train_locked(job, progress=progress, on_epoch_end=on_epoch_end)
+    threads = torch.get_num_threads()
+    try:
+        # one process per run: a second train of the same run is refused while this one lives
+        with run_lock(job.checkpoint_folder, job.name):
+            return _train_locked(job, progress=progress, on_epoch_end=on_epoch_end)
+    finally:  # a later run with threads=None ran with (and recorded) this one's count
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def _train_locked(

@@ -7,6 +7,7 @@ follows."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import multiprocessing as mp
@@ -39,6 +40,7 @@ from nb201_flat.table import MetricKey, Table
 from .test_compiled import _kernel_modules, _mod
 
 FREE_NA, LOCKSTEP, REPLAY = compiled.MODULES
+RS = compiled.RS_KERNELS
 _forks = pytest.mark.skipif(
     "fork" not in mp.get_all_start_methods(),
     reason="the kernels are loaded before the workers start only where they fork",
@@ -77,10 +79,10 @@ def test_a_cold_random_search_compiles_only_its_own_kernels(
     cache.mkdir()
     _search(nb201_like_path, cache, "rs", 2)
     rs = _cached(cache)
-    # its walk and draws, with the rest of their module and the helpers they call; none of
-    # REA's, LS's or the NA-RS replays' (all 36 were compiled)
-    assert {"kernels_free_na.rs_walk", "kernels_free_na.bounded_draws"} <= rs
-    assert {k.split(".")[0] for k in rs} == {"kernels_free_na", "kernels_numpy"}, sorted(rs)
+    # its walk and draws, with the kernels they call; none of free NA-RS's (all 12 of their
+    # module were compiled), REA's, LS's or the NA-RS replays' (all 36 were)
+    walk = ("rs_walk", "_rs_run", "bounded_draws", "_bounded")
+    assert rs == {*(f"kernels_free_na.{k}" for k in walk), "kernels_numpy.grow"}, sorted(rs)
     # NA-RS after it, on that cache: the runs of one process
     two = _search(nb201_like_path, cache, "na-rs", 2)
     one = _search(nb201_like_path, cache, "na-rs", 1)
@@ -135,16 +137,21 @@ def test_the_map_names_the_kernel_modules_the_batched_search_calls(
     if not vec.batched_ok(data, algo):  # the loop's: none loaded for it
         assert compiled.kernel_modules(algo) == ()
         return
-    called: set[str] = set()
+    called: set[tuple[str, str]] = set()
     call = CPUDispatcher.__call__  # every kernel called from Python, whatever its module
 
     def watched(kernel: Any, *args: Any, **kwargs: Any) -> Any:
-        called.add(kernel.py_func.__module__)
+        called.add((kernel.py_func.__module__, kernel.py_func.__name__))
         return call(kernel, *args, **kwargs)
 
     monkeypatch.setattr(CPUDispatcher, "__call__", watched)
     assert len(vec.run_batched(data, algo, 0, range(3))) == 3
-    assert called & set(compiled.MODULES) == set(compiled.kernel_modules(algo))
+    names = compiled.kernel_modules(algo)
+    modules = {m for m, _ in called} & set(compiled.MODULES)
+    assert modules == {n.partition(":")[0] for n in names}
+    for module, _, part in (n.partition(":") for n in names if ":" in n):  # a module's part
+        parts = importlib.import_module(module).PARTS
+        assert {k for m, k in called if m == module} <= set(parts[part]), (called, part)
 
 
 @_forks
@@ -164,7 +171,7 @@ def test_the_runner_loads_only_the_kernels_of_its_batched_searches(
     p = nb201_protocol()
     run_search(nb201_like, p, RandomSearch(), runs=4, seed=0, jobs=2)
     run_search(nb201_like, p, [RandomSearch(), RegularizedEvolution()], runs=4, seed=0, jobs=2)
-    assert loaded == [(2, (FREE_NA,)), (2, (FREE_NA, LOCKSTEP))]
+    assert loaded == [(2, (RS,)), (2, (RS, LOCKSTEP))]
     # one process loads each kernel where it is first called: the note is of its own kernels
     run_search(nb201_like, p, RegularizedEvolution(), runs=2, seed=0, jobs=1)
     assert said == [(LOCKSTEP,)]
