@@ -193,11 +193,14 @@ class DemoResult:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON-able form (the keys the demo has always emitted, plus the new ones)."""
+        """The JSON-able form, in the other commands' vocabulary: the table's ``source``, the
+        whole ``key`` of the values, a neighbourhood's ``mean``/``min``/``n`` as flatness
+        names them, a paired difference's ``diff``/``ci_lo``/``ci_hi`` as reproduce's claims,
+        and search's algorithm labels."""
         return {
-            "table": self.table,
+            "source": self.table,
             "benchmark": self.benchmark,
-            "metric": self.metric,
+            "key": self.metric,
             "units": {"value": "%", "difference": "percentage points", "time": "seconds"},
             "archs": self.archs,
             "measured": self.measured,
@@ -208,8 +211,8 @@ class DemoResult:
                 "index": self.flattest.index,
                 "arch": self.flattest.arch,
                 "value": self.flattest.value,
-                "nbhd_mean": self.flattest.nbhd_mean,
-                "nbhd_n": self.flattest.nbhd_n,
+                "mean": self.flattest.nbhd_mean,
+                "n": self.flattest.nbhd_n,
                 "pool": self.flattest_pool,
                 "meaning": self.flattest_meaning,
             },
@@ -232,8 +235,9 @@ class DemoResult:
                         "protocol": p.protocol,
                         "dataset": p.dataset,
                         "split": p.split,
-                        "mean": p.mean,
-                        "ci95": [p.ci_low, p.ci_high],
+                        "diff": p.mean,
+                        "ci_lo": p.ci_low,
+                        "ci_hi": p.ci_high,
                         "n": p.n,
                         **({} if p.caveat is None else {"caveat": p.caveat}),
                     }
@@ -249,10 +253,10 @@ def _arch_dict(b: BestArch) -> dict[str, Any]:
         "index": b.index,
         "arch": b.arch,
         "value": b.value,
-        "nbhd_mean": b.nbhd_mean,
-        "nbhd_min": b.nbhd_min,
+        "mean": b.nbhd_mean,
+        "min": b.nbhd_min,
         "sharpness": b.sharpness,
-        "nbhd_n": b.nbhd_n,
+        "n": b.nbhd_n,
     }
 
 
@@ -403,10 +407,9 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
         "stand_ins": landscape_stand_ins,
     }
     t0 = time.perf_counter()
-    algorithms: dict[str, SearchAlgorithm] = {
-        "RS": RandomSearch(),
-        "NA-RS": NARandomSearch(NeighbourObjective(NA_PAPER)),
-    }
+    # labelled as search labels them (rs, na-rs[r1,mean,self,free])
+    rs, na_rs = RandomSearch(), NARandomSearch(NeighbourObjective(NA_PAPER))
+    algorithms: dict[str, SearchAlgorithm] = {rs.label: rs, na_rs.label: na_rs}
     try:  # the NB201 paper's protocol where the table has what it needs
         protocols = protocols_by_name("nb201", table)
         res = run_search(table, protocols, algorithms, runs=runs, seed=seed)
@@ -439,9 +442,9 @@ def run_demo(table: Table, *, top: int = 5, runs: int = 200, seed: int = 0) -> D
     r = res.runs
     for (prot, dataset), g in r.groupby(["protocol", "dataset"], sort=True):
         wide = g.pivot_table(index="run", columns="algorithm", values="test", aggfunc="first")
-        if not {"RS", "NA-RS"} <= set(wide.columns):
+        if not {rs.label, na_rs.label} <= set(wide.columns):
             continue
-        d = (wide["NA-RS"] - wide["RS"]).to_numpy(dtype=np.float64)
+        d = (wide[na_rs.label] - wide[rs.label]).to_numpy(dtype=np.float64)
         # fewer than two pairs: NaN bounds, which the printout leaves out (bootstrap_ci refuses)
         lo, hi = bootstrap_cis([d], seed=seed)[0]
         split = str(g["split"].iloc[0]) if "split" in g else ""

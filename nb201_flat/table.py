@@ -27,6 +27,7 @@ array([90. , 91.5,  nan])
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -321,6 +322,28 @@ def _no_seeds_to_draw(key: MetricKey) -> UnknownKeyError:
         "its one stored value per cell only: pass ",
         Param("seed_policy", "mean"),
     )
+
+
+def check_random_draw(key: MetricKey, stored: Sequence[int]) -> None:
+    """Refuse seed policy ``"random"`` asked for on ``key``, whose stored seeds are ``stored``,
+    where it stores one: every draw takes that seed whatever the generator (``query
+    --rng-seed N`` served seed 777 for every N, as every table of ``train``'s default
+    ``--seeds`` is), so the read is named as that seed's. A key of no seed is refused where it
+    is read (:func:`_no_seeds_to_draw`). The commands and an asked-for protocol policy check
+    it; :meth:`Table.vector` itself still draws among one seed, as among several.
+
+    >>> check_random_draw(MetricKey("toy", "x-valid", 12), [777])
+    Traceback (most recent call last):
+    ...
+    nb201_flat.errors.ArgumentError: toy/x-valid@12ep:accuracy stores one seed (777), so seed policy 'random' draws it whatever the generator; pass seed_policy=777 to read it
+    """
+    if len(stored) == 1:
+        raise ArgumentError(
+            f"{key} stores one seed ({stored[0]}), so seed policy 'random' draws it whatever "
+            "the generator; pass ",
+            Param("seed_policy", stored[0]),
+            " to read it",
+        )
 
 
 @dataclass(slots=True, eq=False)
@@ -628,10 +651,7 @@ class Table:
         if seed == "mean":
             if (key, None) in self.data:
                 return self.data[(key, None)]
-            stack = np.stack([self.data[(key, s)] for s in seeds])
-            with warnings.catch_warnings():  # all-NaN columns legitimately give NaN
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out: FloatArray = np.nanmean(stack, axis=0)
+            out = _mean_over_seeds(np.stack([self.data[(key, s)] for s in seeds]))
             out.setflags(write=False)
             return out
         if seed == "random":
@@ -1184,11 +1204,27 @@ def _seed_means(
     seeds = [s for (k, s) in data if k == key and s is not None]
     if not seeds:
         return np.full(len(cells), np.nan)
-    stack = np.stack([data[(key, s)][cells] for s in seeds])
-    count = (~np.isnan(stack)).sum(axis=0)
-    total = np.where(np.isnan(stack), 0.0, stack).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return _mean_over_seeds(np.stack([data[(key, s)][cells] for s in seeds]))
+
+
+def _mean_over_seeds(stack: FloatArray) -> FloatArray:
+    """Each column's mean over the seeds stacked in ``stack`` (one row a seed), NaN left out
+    and NaN where none is measured: numpy's ``nanmean``, bit for bit, except where its sum
+    overflows. There (two seeds near 1e308: the mean was served as inf) it is taken again on
+    the values scaled by a power of two, exact, so small that the sum cannot overflow; a mean
+    lies within its seeds, so scaled back it is finite.
+
+    >>> float(_mean_over_seeds(np.array([[1e308, np.nan], [1e308, np.nan]]))[0])
+    1e+308
+    """
+    with warnings.catch_warnings():  # all-NaN columns legitimately give NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out: FloatArray = np.nanmean(stack, axis=0)
+        over = np.isinf(out)  # every stored value is finite (validate): an overflowed sum
+        if over.any():
+            scale = 0.5 ** math.ceil(math.log2(len(stack)))  # n values of 1/n the largest
+            out[over] = np.nanmean(stack[:, over] * scale, axis=0) / scale
+    return out
 
 
 def _mean_off_its_seeds(

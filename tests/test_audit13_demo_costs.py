@@ -135,7 +135,7 @@ def test_record_lists_no_run_at_chance_for_the_analytic_costs(
     code, out, err = run(capsys, "record", str(CONSTANT), "--table", flat_list, "--json")
     assert code == 0, err
     record: dict[str, Any] = json.loads(out)
-    assert record["constant_output_runs"] == [{"dataset": "cifar10", "epochs": 2, "seed": 1}]
+    assert record["constant_output_runs"] == [{"dataset": "cifar10", "epochs": 2, "stored_seed": 1}]
     assert {e["metric"] for e in record["entries"]} >= set(ANALYTIC)
     code, out, _ = run(capsys, "record", str(CONSTANT), "--table", flat_list)
     assert code == 0
@@ -201,6 +201,6 @@ def test_flatness_of_an_analytic_cost_reads_no_cell_as_a_copy(
     assert code == 0, err
     doc = json.loads(out)
     assert "stand_ins" not in doc
-    assert [row["n"] for row in doc["archs"]] == [24]
+    assert [row["n"] for row in doc["rows"]] == [24]
     code, _, err = run(capsys, *argv, "--omit-stand-ins", "all")
     assert code == 2 and "params_mb_analytic is an analytic cost" in err, err

@@ -194,6 +194,21 @@ def test_a_stop_signal_in_a_compile_or_a_fork_stops_the_command(
     assert done.stderr == ("interrupted\n" if sig == "SIGINT" else "")
 
 
+@pytest.fixture
+def default_stop_handlers() -> Iterator[None]:
+    """Python's own handlers of SIGINT and SIGTERM, as a command starts with, whatever the test
+    process set (a pytest-xdist worker may ignore SIGINT: the signal then raised nothing)."""
+    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        for s, handler in kept.items():
+            signal.signal(s, handler)
+
+
+@pytest.mark.usefixtures("default_stop_handlers")
 def test_a_stop_signal_python_dropped_still_ends_the_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -211,6 +226,7 @@ def test_a_stop_signal_python_dropped_still_ends_the_command(
     assert stop.value.code == 143
 
 
+@pytest.mark.usefixtures("default_stop_handlers")
 def test_an_error_wrapping_an_interrupt_is_the_interrupt(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -256,7 +272,7 @@ def test_census_to_a_full_output_says_its_pairs_were_written(
     table_path: str, tmp_path: Path
 ) -> None:
     pairs = tmp_path / "pairs.csv"
-    argv = ["census", "--table", table_path, "--pairs", "2", "--top", "2", "--pairs-out"]
+    argv = ["census", "--table", table_path, "--pairs", "2", "--top-k", "2", "--pairs-out"]
     with open("/dev/full", "w") as full:
         done = subprocess.run(
             [sys.executable, "-m", "nb201_flat", *argv, str(pairs)],

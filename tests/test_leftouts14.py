@@ -83,12 +83,12 @@ def test_rea_refusal_on_the_command_line_runs_as_named(
     save_table(like, path)
     argv = ["search", "--algo", "rea", "--protocol", "fixed-n", "--runs", "5", "--jobs", "1"]
     argv += ["--table", str(path)]
-    assert main([*argv, "--n", "3"]) == 2
+    assert main([*argv, "--fixed-n", "3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     found = re.search(r"\((--population \d+) and (--sample-size \d+)\)", err[0])
     assert found and found.groups() == ("--population 2", "--sample-size 2"), err[0]
-    assert main([*argv, "--n", "3", *" ".join(found.groups()).split()]) == 0
+    assert main([*argv, "--fixed-n", "3", *" ".join(found.groups()).split()]) == 0
     assert "never mutated" not in capsys.readouterr().err
 
 

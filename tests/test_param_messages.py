@@ -82,10 +82,10 @@ def test_a_protocol_error_s_problem_and_fix_name_parameters() -> None:
     ("argv", "fragment"),
     [
         (
-            ["--n", "20000", "--repeats", "cache"],
-            "lower it to at most 15,624 (--n) or use --repeats charge",
+            ["--fixed-n", "20000", "--repeats", "cache"],
+            "lower it to at most 15,624 (--fixed-n) or use --repeats charge",
         ),
-        (["--n", "2000000"], "lower the budget (--n)"),
+        (["--fixed-n", "2000000"], "lower the budget (--fixed-n)"),
     ],
 )
 def test_search_refusals_name_the_search_flags(

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import copy
 import io
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from nb201_flat.budget import BarStream, tqdm_class
+from nb201_flat.storage import save_table
+from nb201_flat.testing import synthetic_table
 
 _BOTH = """
     import os, signal
     from nb201_flat.pools import stop_signals_held
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # an xdist worker's child ignores it
     got = []
     def term(s, f):
         got.append("TERM")
@@ -85,3 +91,43 @@ def test_a_bar_stream_turns_off_on_its_first_failed_write(fails: type[Exception]
 
     stream = BarStream(Gone())
     assert stream.write("x") == 0 and stream.failed
+
+
+# -- the figures' forks hold the stop signals too ---------------------------------------------------
+_FIGURES_FORK = """
+    import os, signal, sys
+    sent = []
+
+    def hook():  # after a figure's fork, in the parent
+        if not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signal.{sig})
+
+    os.register_at_fork(after_in_parent=hook)
+    from nb201_flat.cli import main
+    sys.exit(main(["figures", "--only", "distance_profile", "flat_vs_sharp", "--jobs", "2",
+                   "--formats", "svg", "--table", {table!r}, "--out", {out!r}]))
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_stop_signal_in_a_figures_fork_stops_the_command(sig: str, tmp_path: Path) -> None:
+    # the handler's exception, raised in an at-fork hook, was dropped and every figure drawn
+    folder = tmp_path
+    table = str(save_table(synthetic_table(), folder / "t.nb201"))
+    out = folder / "figs"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(_FIGURES_FORK.format(sig=sig, table=table, out=str(out))),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NB201_FLAT_CACHE": str(folder / "cache")},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert done.returncode == {"SIGINT": 130, "SIGTERM": 143}[sig], done.stderr[-2000:]
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not out.exists()  # stopped before the folder was swapped in

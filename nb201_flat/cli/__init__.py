@@ -16,6 +16,7 @@ import importlib
 import io
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -63,6 +64,12 @@ COMMANDS: dict[str, str] = {
 # the namespace entry where one parse keeps the options given so far (dest: the value as
 # given); _Parser.parse_known_args takes it out again
 _GIVEN = "_nb201_flat_given"
+# the program's own options (build_parser), which a command's parser does not take
+_TOP_LEVEL = re.compile(r"--version|--verbose|-v+")
+# a negative number in each form common.parse_float and parse_int read
+_NEGATIVE_NUMBER = re.compile(
+    r"^-(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|inf|infinity|nan)$", re.IGNORECASE
+)
 
 
 def _given_once(
@@ -138,6 +145,9 @@ class _Parser(argparse.ArgumentParser):
         self.register("action", None, _StoreOnce)
         self.register("action", "store", _StoreOnce)
         self.register("action", argparse.BooleanOptionalAction, _BooleanOnce)
+        # every negative number parse_float reads is a value, not an option: argparse's own
+        # rule (-5, -.5) took --max-cost -1e-3 and --budget-scale -inf for a missing value
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -211,6 +221,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     owner = subparser(parser, getattr(args, "command", None))
     args.parser = owner  # the command's own flags spell what its messages name (common.spell)
+    if extra == ["--"]:  # a lone "--" ends the options, as it does before a positional
+        extra = []
+    misplaced = [w for w in extra if _TOP_LEVEL.fullmatch(w.split("=")[0])]
+    if misplaced:  # the top-level options are the program's, given before the command
+        option = misplaced[0].split("=")[0]
+        command = getattr(args, "command", None) or "COMMAND"
+        usage = "" if option == "--version" else f" {command} ..."
+        parser.error(
+            f"{option} is an option of {parser.prog} itself, given before the command: "
+            f"{parser.prog} {misplaced[0]}{usage}"
+        )
     if extra:  # said by the command's own parser, so the line points at its --help
         owner.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(

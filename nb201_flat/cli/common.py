@@ -33,6 +33,51 @@ def add_json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
+class RenamedFlag(argparse.Action):
+    """An option's old spelling, kept for one release after a rename: hidden from ``--help``,
+    it warns on stderr that the flag is now ``renamed``'s and stores through ``renamed``
+    (the new option's own action), so its type, choices, default and refusal of a second
+    occurrence are the new option's (a value its type refuses is refused under the old
+    spelling, before any warning: argparse converts it first). Added by
+    :func:`add_renamed_flag`."""
+
+    def __init__(
+        self, option_strings: list[str], dest: str, *, renamed: argparse.Action, **_: Any
+    ) -> None:
+        super().__init__(
+            option_strings,
+            renamed.dest,
+            nargs=renamed.nargs,
+            type=renamed.type,  # type: ignore[arg-type]  # a registered name, as the new one's
+            choices=renamed.choices,
+            metavar=renamed.metavar,
+            default=argparse.SUPPRESS,  # the new option's default is the one set
+            help=argparse.SUPPRESS,
+        )
+        self.renamed = renamed
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        new = next(o for o in self.renamed.option_strings if o.startswith("--"))
+        print(
+            f"warning: {option_string} is now {new}; the old spelling goes in a later version",
+            file=sys.stderr,
+        )
+        self.renamed(parser, namespace, values, option_string)
+
+
+def add_renamed_flag(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, old: str, new: argparse.Action
+) -> None:
+    """Keep ``old``, the spelling ``new`` (an option's action) replaced, for one release."""
+    parser.add_argument(old, action=RenamedFlag, renamed=new)
+
+
 def add_key_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     """``--dataset --split --epochs --metric`` naming one metric vector."""
     parser.add_argument(
@@ -511,8 +556,8 @@ CALLS: dict[str, str | Callable[[str], str]] = {
     "Table.info": "`nb201-flat info`",
     # a query budget at a schedule: search's flags (reproduce names its own, param_values)
     "fixed_n_protocols": lambda args: (
-        "--protocol fixed-n --n N"
-        + "".join(f" --epochs {e}" for e in re.findall(r"epochs=(\d+)", args))
+        "--protocol fixed-n --fixed-n N"
+        + "".join(f" --search-epochs {e}" for e in re.findall(r"epochs=(\d+)", args))
     ),
     # no command downloads a dataset: the one shell line that does
     "nb201_flat.train.data.download": lambda args: _python_line(
@@ -608,7 +653,7 @@ def flag_of(param: Param, parser: argparse.ArgumentParser, args: argparse.Namesp
     A value the command spells otherwise is mapped in ``set_defaults(param_values={param:
     {value: text}})`` (the census's ``distance=None`` is ``--distance 0``).
     A command without the option names where it is (``set_defaults(param_elsewhere={param:
-    text})``: the demo's ``n`` is ``nb201-flat search --n``). A function a message names
+    text})``: the demo's ``n`` is ``nb201-flat search --fixed-n``). A function a message names
     (:class:`~nb201_flat.errors.Call`) is the command or flag of :data:`CALLS`.
 
     >>> p = argparse.ArgumentParser()

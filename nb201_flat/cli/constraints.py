@@ -134,13 +134,15 @@ def cmd_constrained(args: argparse.Namespace) -> int:
                 "metric": args.metric,
                 "higher_is_better": hib,
                 **seed_fields(table, mkey),
-                "cost": args.cost,
+                # the cost metric's name; each row's "cost" is its value
+                "cost_metric": args.cost,
                 "max_cost": None if args.pareto else args.max_cost,
                 "pareto": bool(args.pareto),
                 "rows": rows,
                 "left_out_without_cost": unpriced,
                 "left_out_unmeasured": unmeasured,
                 "notes": notes,
+                "source": table.source,
             }
         )
         return 0

@@ -38,9 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(
         func=cmd_demo,
         param_elsewhere={
-            "n": "`nb201-flat search --n`",
+            "n": "`nb201-flat search --fixed-n`",
             "budget_scale": "`nb201-flat search --budget-scale`",
-            "epochs": "`nb201-flat search --epochs`",
+            "epochs": "`nb201-flat search --search-epochs`",
         },
     )
 
@@ -104,7 +104,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     print(f"benchmark: {out['benchmark']}")
     print(f"({out['archs']} archs, loaded in {load_s:.2f} s)")
-    print(f"metric: {out['metric']} in %  ({out['measured']} archs measured)\n")
+    print(f"metric: {out['key']} in %  ({out['measured']} archs measured)\n")
     size = table.space.neighbourhood_size(1, exact=True)  # NB201's 24; another space's own
     # a partly measured table: each neighbourhood's numbers are over its measured cells only
     partial = out["measured"] < out["archs"]
@@ -116,10 +116,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  {'index':>6} {'value':>7} {'nb mean':>8} {'nb min':>7} {'sharp':>6}{n_head}  arch")
     print(f"  {sharp_legend('nb mean')}")
     for b in out["best"]:
-        n_col = f" {b['nbhd_n']:>4}" if partial else ""
+        n_col = f" {b['n']:>4}" if partial else ""
         print(
-            f"  {b['index']:>6} {b['value']:7.2f} {num(b['nbhd_mean'], '.2f'):>8} "
-            f"{num(b['nbhd_min'], '.2f'):>7} {num(b['sharpness'], '.2f'):>6}{n_col}  {b['arch']}"
+            f"  {b['index']:>6} {b['value']:7.2f} {num(b['mean'], '.2f'):>8} "
+            f"{num(b['min'], '.2f'):>7} {num(b['sharpness'], '.2f'):>6}{n_col}  {b['arch']}"
         )
     f = out["flattest_of_top_1pct"]
     # the pool as it is: the top 1 % less its unmeasured cells
@@ -127,10 +127,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if f is None:
         print("\nflattest of the top 1 %: none of them has a measured radius-1 neighbour")
     else:
-        over = f" (over {f['nbhd_n']} of {size} measured)" if partial else ""
+        over = f" (over {f['n']} of {size} measured)" if partial else ""
         print(
             f"\nflattest of the {pool}: {f['index']} value {f['value']:.2f} %, neighbourhood "
-            f"mean {f['nbhd_mean']:.2f} %{over}  {f['arch']}"
+            f"mean {f['mean']:.2f} %{over}  {f['arch']}"
         )
         print(f"  (flattest = {f['meaning']})")
     print(f"median sharpness (value - radius-1 mean): {num(out['median_sharpness'], '.2f')} points")
@@ -167,16 +167,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"\nRS vs NA-RS, protocol {s['protocol']}, {s['runs']} paired runs "
         f"({s['wall_seconds']} s), final test value in %, mean ± std over runs:"
     )
+    width = max((len(r["algorithm"]) for r in s["rows"]), default=0)
     for r in s["rows"]:
         # the whole reported key, as search prints it
         key = MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])
         spread = "" if math.isnan(r["std"]) else f" ± {r['std']:.2f}"  # one run: no std
-        print(f"  {r['algorithm']:>6}  {key}: {num(r['mean'], '.2f')}{spread} (n={r['n']})")
+        print(f"  {r['algorithm']:>{width}}  {key}: {num(r['mean'], '.2f')}{spread} (n={r['n']})")
     for p in s["paired_difference"]:
-        lo, hi = p["ci95"]
         print(
-            f"  NA-RS - RS, paired by run, {p['dataset']}: {num(p['mean'], '+.2f')} points, "
-            f"95 % bootstrap CI [{num(lo, '+.2f')}, {num(hi, '+.2f')}] (n={p['n']})"
+            f"  NA-RS - RS, paired by run, {p['dataset']}: {num(p['diff'], '+.2f')} points, "
+            f"95 % bootstrap CI [{num(p['ci_lo'], '+.2f')}, {num(p['ci_hi'], '+.2f')}] (n={p['n']})"
         )
         if "caveat" in p:  # the caveat report.md gives a row of too few pairs
             print(f"    {p['caveat']}")

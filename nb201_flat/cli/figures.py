@@ -234,7 +234,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(
             {
-                "table": table.source,
+                "source": table.source,
                 "table_path": table.meta["path"],  # --table, $NB201_FLAT_TABLE or the default
                 "out": str(out),
                 "figures": made,

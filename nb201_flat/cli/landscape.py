@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from nb201_flat.cli.common import (
     add_json_arg,
     add_key_args,
     add_neighbourhood_args,
+    add_renamed_flag,
     add_table_arg,
     check_cells_once,
     check_outside_table,
@@ -160,8 +161,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="pairs per band (default 100; 0 for none: the top K alone, as on any key but the "
         "200-epoch test accuracy the bands are of)",
     )
-    p.add_argument(
-        "--top",
+    top_k = p.add_argument(
+        "--top-k",
         type=parse_int,
         default=10,
         metavar="K",
@@ -174,14 +175,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="D",
         help="Hamming distance of the band pairs (default 3; 0 for any)",
     )
-    p.add_argument(
-        "--seed",
+    pair_seed = p.add_argument(
+        "--pair-seed",
         type=parse_int,
         default=None,
         help="seed of the band pair draw (default 0; cifar10, cifar100 and ImageNet16-120 draw "
         "with seed + 0, 1 and 2, whichever of them are drawn); not with --pairs 0, which draws "
         "nothing",
     )
+    # the spellings before 0.2.0 (--top is the rows listed in flatness, demo and constrained)
+    add_renamed_flag(p, "--top", top_k)
+    add_renamed_flag(p, "--seed", pair_seed)
     p.add_argument(
         "--connected-only",
         action="store_true",
@@ -191,10 +195,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--nan-policy",
         choices=("raise", "omit"),
-        default="raise",
+        default=None,
         help="a pair no measured path joins, or whose shortest paths cross an unmeasured "
         "architecture, has no barrier: raise (default) stops there; omit leaves it out and "
-        "counts it (band pairs are drawn among the pairs that can be served)",
+        "counts it (band pairs are drawn among the pairs that can be served). Only where such "
+        "a pair can be: a key with an unmeasured cell, or --connected-only",
     )
     p.add_argument(
         "--pairs-out",
@@ -209,7 +214,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # values a key's (its bands are A²M's: no option moves them, so a fix naming them is left out)
     p.set_defaults(
         func=cmd_census,
-        param_dests={"n_pairs": "pairs", "top_k": "top"},
+        param_dests={"n_pairs": "pairs"},
         param_values={"distance": {None: "0"}},
         param_elsewhere={
             "lowest_barrier_path": "nb201-flat barrier A B --method lowest",
@@ -296,12 +301,12 @@ def cmd_flatness(args: argparse.Namespace) -> int:
     if args.agg is not None:
         stats["score"] = neighbourhood_score(space, values, spec, **standing)  # type: ignore[arg-type]
         cols.append("score")
+    measured = np.flatnonzero(~np.isnan(values))
     if args.arch:
         # a cell never measured still has its neighbourhood: its own value and sharpness
         # print as - (null in --json), as a neighbourhood with no measured member does
         chosen = given
     else:
-        measured = np.flatnonzero(~np.isnan(values))
         if measured.size == 0:
             raise MissingValueError(
                 f"no architecture is measured for {mkey}; choose a key that "
@@ -320,12 +325,14 @@ def cmd_flatness(args: argparse.Namespace) -> int:
             row[STAND_IN_COLUMN] = int(row[STAND_IN_COLUMN])
         rows.append(row)
     # a listing that can serve nothing is an error; its fix: other cells, where there are any
-    if args.arch:
-        other_cells = "choose other cells"
+    alone = " (this one measures one cell)" if measured.size == 1 else ""
+    denser = f"use a denser table{alone}"
+    if args.arch:  # of one measured cell, no other cell has a measured neighbour either
+        other_cells = "choose other cells" if measured.size > 1 else denser
     elif measured.size > top:
         other_cells = "raise --top"
     else:  # every measured cell is listed already
-        other_cells = "use a denser table"
+        other_cells = denser
     lower_first = None if args.sort_by is None else _lower_first(args.sort_by, args.agg, hib)
     unranked = 0  # rows without a value of the sorted column: not ranked, after the others
     if args.sort_by is not None:
@@ -339,7 +346,8 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         unranked = sum(bool(np.isnan(r[args.sort_by])) for r in rows)
         if unranked == len(rows) and any(r["n"] for r in rows):  # n = 0 everywhere: below
             why = _undefined_why(args.sort_by, args.agg, spec)
-            _nothing_ranked(len(rows), why, args, [other_cells, *_wider(space, spec)])
+            wider = _wider(space, spec, values, [r["index"] for r in rows])
+            _nothing_ranked(len(rows), why, args, [other_cells, *wider])
     listed = len(rows)  # before --limit
     cut = rows[args.limit :] if args.limit is not None else []
     rows = rows[: len(rows) - len(cut)]
@@ -348,11 +356,11 @@ def cmd_flatness(args: argparse.Namespace) -> int:
         # cells whose neighbourhood statistics cannot be served: an error, not rows of -
         if any(r["n"] for r in cut):
             fix = "raise --limit"
-        elif args.arch:
+        elif args.arch and measured.size > 1:
             fix = "choose cells with measured neighbours"
         else:
             fix = other_cells
-        fixes = [fix, *_wider(space, spec)]
+        fixes = [fix, *_wider(space, spec, values, empty)]
         _no_neighbour(space, values, spec, stand, omit, empty, table, args, fixes)
     neighbourhood: dict[str, Any] = {
         "radius": spec.radius,
@@ -389,7 +397,7 @@ def cmd_flatness(args: argparse.Namespace) -> int:
                 "higher_is_better": hib,  # null: nothing was ranked by the metric
                 "seed_policy": "mean",
                 **seed_fields(table, mkey),
-                "archs": rows,
+                "rows": rows,
                 **stand_ins,
                 "source": table.source,
             }
@@ -473,11 +481,16 @@ def _undefined_why(column: str, agg: str | None, spec: Any) -> str:
     return f"no measured {member}"
 
 
-def _wider(space: Any, spec: Any) -> list[str]:
+def _wider(space: Any, spec: Any, values: Any, cells: list[int]) -> list[str]:
     """The flags that take more cells into ``spec``'s neighbourhoods, in words: a wider
     --radius below the space's largest distance, and --within where the radius is exact (a
     wider exact radius may lose the neighbours a smaller one had; at radius 1 the two modes
-    are one neighbourhood, so there --within goes with a wider radius)."""
+    are one neighbourhood, so there --within goes with a wider radius). None where no
+    measured cell (``values`` not NaN) but the listed ``cells`` own lies at any distance: a
+    table measuring one cell gives it no neighbour at any radius."""
+    measured = np.flatnonzero(~np.isnan(values))
+    if not any((measured != c).any() for c in cells):
+        return []
     r = spec.radius
     ways: list[str] = []
     if spec.exact and r > 1:
@@ -646,14 +659,14 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         barriers["lowest"] = {
             "name": names["lowest"],
             "barrier": fewest.barrier,
-            "above_worse_endpoint": fewest.above_worse,
+            "above_worse": fewest.above_worse,
             "length": fewest.length,
         }
     else:
         for name, label in names.items():
             entry: dict[str, Any] = {"name": label, "barrier": named.barrier(name)}
             if name in PATH_BARRIERS:
-                entry["above_worse_endpoint"] = named.above_worse(name)
+                entry["above_worse"] = named.above_worse(name)
             barriers[name] = entry
         barriers["best_shortest"]["length"] = named.distance
         barriers["worst_shortest"]["length"] = named.distance
@@ -689,7 +702,9 @@ def cmd_barrier(args: argparse.Namespace) -> int:
         if args.tree_path
         else names[shown]
     )
-    payload["path"] = {"name": shown_name, **path.to_dict()}
+    # the cells' strings as arch_path: "path" is this object's own name here
+    path_fields = path.to_dict()
+    payload["path"] = {"name": shown_name, "arch_path": path_fields.pop("path"), **path_fields}
     # a retraining table's stand-ins are values like any other here: say how many
     stand = StandIns.report(table, args.dataset, args.epochs, "the barriers")
     if stand is not None:
@@ -710,7 +725,7 @@ def cmd_barrier(args: argparse.Namespace) -> int:
     wide = max(30, *(len(entry["name"]) for entry in barriers.values()))
     print(f"  {'':<{wide}} {'barrier':>9} {'beyond worse endpoint':>22}")
     for entry in barriers.values():
-        above = entry.get("above_worse_endpoint")
+        above = entry.get("above_worse")
         extra = f"{value_text(above):>22}" if above is not None else f"{'-':>22}"
         steps = f"  ({entry['length']} steps)" if "length" in entry else ""
         print(f"  {entry['name']:<{wide}} {value_text(entry['barrier']):>9} {extra}{steps}")
@@ -802,6 +817,14 @@ def _check_replaces_a_pairs_csv(path: Path) -> None:
         )
 
 
+#: census_summary's shares as census --json names them: fractions (0..1), apart from the
+#: medians beside them (the frame keeps its columns)
+GROUP_FRACTIONS: dict[str, str] = {
+    "no_barrier": "no_barrier_fraction",
+    "lowest_is_shortest": "lowest_is_shortest_fraction",
+}
+
+
 def cmd_census(args: argparse.Namespace) -> int:
     from shlex import quote
 
@@ -824,14 +847,14 @@ def cmd_census(args: argparse.Namespace) -> int:
     )
     if pairs_out is not None:
         _check_replaces_a_pairs_csv(pairs_out)
-    for flag, value in (("--pairs", args.pairs), ("--top", args.top)):
+    for flag, value in (("--pairs", args.pairs), ("--top-k", args.top_k)):
         if value < 0:
             raise LandscapeArgumentError(f"{flag} must be >= 0, got {value}")
-    if args.seed is not None and args.pairs == 0:
+    if args.pair_seed is not None and args.pairs == 0:
         raise LandscapeArgumentError(
-            "--seed seeds the band pair draw, and --pairs 0 draws none; drop --seed"
+            "--pair-seed seeds the band pair draw, and --pairs 0 draws none; drop --pair-seed"
         )
-    seed = 0 if args.seed is None else check_seed(args.seed, "--seed")
+    seed = 0 if args.pair_seed is None else check_seed(args.pair_seed, "--pair-seed")
     if args.distance is not None and args.pairs == 0:
         raise LandscapeArgumentError(
             "--distance sets the band pairs' distance, and --pairs 0 draws none; drop one of them"
@@ -841,9 +864,9 @@ def cmd_census(args: argparse.Namespace) -> int:
         raise LandscapeArgumentError(
             "give --dataset, --split and --epochs together, or none of them for A²M's test keys"
         )
-    # the fix that leaves the top K alone: with --top 0 too, --pairs 0 alone was refused next
+    # the fix that leaves the top K alone: with --top-k 0 too, --pairs 0 alone was refused next
     top_alone = (
-        "--pairs 0 for the top K alone" if args.top else "--pairs 0 --top K for the top K alone"
+        "--pairs 0 for the top K alone" if args.top_k else "--pairs 0 --top-k K for the top K alone"
     )
     if args.pairs and args.lower_is_better:  # the keys are A²M's accuracies: higher is better
         raise LandscapeArgumentError(
@@ -917,6 +940,19 @@ def cmd_census(args: argparse.Namespace) -> int:
             f"{n_edges} edge{'' if n_edges == 1 else 's'}, so no two lie farther apart; pass "
             f"--distance 1..{n_edges}, 0 for any, or {top_alone}"
         )
+    if (
+        args.nan_policy is not None
+        and not args.connected_only
+        and not any(np.isnan(table.vector_for(k)).any() for k in keys)
+    ):
+        # measured cells join every pair: the policy has no pair to act on (its header
+        # line was the one trace of it)
+        where = str(keys[0]) if len(keys) == 1 else f"each of the {len(keys)} keys"
+        raise LandscapeArgumentError(
+            "--nan-policy applies only where a pair can lack a barrier (a key with an "
+            f"unmeasured cell, or --connected-only); every cell of {where} is measured: drop it"
+        )
+    nan_policy: Literal["raise", "omit"] = args.nan_policy or "raise"
     frames = []
     results = []
     for key in keys:
@@ -928,12 +964,12 @@ def cmd_census(args: argparse.Namespace) -> int:
             values,
             key.dataset,
             n_pairs=args.pairs,
-            top_k=args.top,
+            top_k=args.top_k,
             distance=distance,
             seed=drawn_with,
             higher_is_better=hib,
             connected_only=args.connected_only,
-            nan_policy=args.nan_policy,
+            nan_policy=nan_policy,
         )
         notes = [
             f"group {g}: {n:,} disconnected architecture{'' if n == 1 else 's'} left out "
@@ -983,8 +1019,10 @@ def cmd_census(args: argparse.Namespace) -> int:
                 "epochs": key.epochs,
                 "metric": key.metric,
                 **seed_fields(table, key),
-                "seed": drawn_with if args.pairs else None,  # the band draw's; none drawn
-                "groups": summary.to_dict(orient="records"),
+                "pair_seed": drawn_with if args.pairs else None,  # the band draw's; none drawn
+                # the two shares named as fractions (0..1), apart from the medians beside
+                # them (the metric's units; percentage points for an accuracy)
+                "groups": summary.rename(columns=GROUP_FRACTIONS).to_dict(orient="records"),
                 # the lowest through measured cells: an upper bound (the notes say why)
                 "lowest_upper_bound": bool(unmeasured),
                 "unmeasured": unmeasured,
@@ -1012,11 +1050,11 @@ def cmd_census(args: argparse.Namespace) -> int:
         emit_json(
             {
                 "pairs_per_band": args.pairs,
-                "top_k": args.top,
+                "top_k": args.top_k,
                 "distance": distance,
                 "higher_is_better": hib,
                 "connected_only": args.connected_only,
-                "nan_policy": args.nan_policy,
+                "nan_policy": nan_policy,
                 "datasets": results,
                 "source": table.source,
                 # where the CSV went, as the text says (a link's file, folders created)
@@ -1034,11 +1072,16 @@ def cmd_census(args: argparse.Namespace) -> int:
         if args.pairs
         else "no band pairs"
     )
-    top = f"every pair of the top {args.top}" if args.top else "no top-K pairs"
+    top = f"every pair of the top {args.top_k}" if args.top_k else "no top-K pairs"
     print(
         f"barrier census: {drawn}, {top}"
         + (", connected architectures only" if args.connected_only else "")
-        + (", pairs without a barrier omitted" if args.nan_policy == "omit" else "")
+        + (
+            ", pairs no measured path joins (or whose shortest paths cross an unmeasured cell) "
+            "omitted"
+            if nan_policy == "omit"
+            else ""
+        )
     )
     head = (
         f"{'group':<7} {'pairs':>5} {'no barrier':>10} {'lowest=d':>8} {'lowest':>8} "
@@ -1046,7 +1089,7 @@ def cmd_census(args: argparse.Namespace) -> int:
         f"{'worst sp':>8}"
     )
     for res in results:
-        drew = "" if res["seed"] is None else f", pair-draw seed {res['seed']}"
+        drew = "" if res["pair_seed"] is None else f", pair-draw seed {res['pair_seed']}"
         rkey = MetricKey(res["dataset"], res["split"], res["epochs"], res["metric"])
         print(
             f"{rkey.dataset}/{rkey.split}@{rkey.epochs} {rkey.metric} "
@@ -1055,8 +1098,8 @@ def cmd_census(args: argparse.Namespace) -> int:
         print(head)
         for g in res["groups"]:
             print(
-                f"{g['group']:<7} {g['pairs']:>5} {g['no_barrier']:>10.1%} "
-                f"{g['lowest_is_shortest']:>8.1%} {value_text(g['median_lowest']):>8} "
+                f"{g['group']:<7} {g['pairs']:>5} {g['no_barrier_fraction']:>10.1%} "
+                f"{g['lowest_is_shortest_fraction']:>8.1%} {value_text(g['median_lowest']):>8} "
                 f"{value_text(g['median_best_shortest']):>8} {value_text(g['median_mean_path']):>8} "
                 f"{value_text(g['median_worst_shortest']):>8} | {'':>13} "
                 f"{value_text(g['median_mean_path_above_worse']):>7} "

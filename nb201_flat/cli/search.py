@@ -12,6 +12,7 @@ from nb201_flat import budget
 from nb201_flat.cli.common import (
     add_json_arg,
     add_neighbourhood_args,
+    add_renamed_flag,
     add_table_arg,
     check_each_once,
     check_outside_table,
@@ -69,8 +70,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "median cell a tenth of NB201's time or less): use fixed-n there",
     )
     _add_run_args(p, runs=100)
-    p.add_argument(
-        "--epochs",
+    epochs = p.add_argument(
+        "--search-epochs",
+        dest="epochs",
         type=parse_int,
         default=None,
         help="schedule searched (default 12): 12 or 200 with nb201 and per-dataset, whose time "
@@ -84,24 +86,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="oracle seed policy: random, mean or a stored seed (default: random for "
         "nb201/per-dataset, which falls back, with a note, to the one value a key stores per "
-        "cell; mean for fixed-n). Asked for, random on such a key is refused",
+        "cell; mean for fixed-n). Asked for, random on such a key is refused, and on a key "
+        "of one stored seed, which every draw takes (name that seed)",
     )
     p.add_argument(
         "--budget-scale",
         type=parse_float,
         default=None,
         help="multiply the protocol's time budget (default 1; nb201 and per-dataset only), on "
-        "top of the epochs rule: at --epochs 200 time budgets are x 200/12; a budget that "
+        "top of the epochs rule: at --search-epochs 200 time budgets are x 200/12; a budget that "
         "buys more than 100 x the space's cells at the cheapest query is refused",
     )
-    p.add_argument(
-        "--n",
+    fixed_n = p.add_argument(
+        "--fixed-n",
+        dest="n",
         type=parse_int,
         default=None,
         help="queries per run, fixed-n only (default 100; at most 100 x the space's cells, "
         "and with --repeats cache fewer than the cells it samples: a run that has queried "
         "every cell spends nothing more and never ends on its budget)",
     )
+    # the spellings before 0.2.0 (--epochs is the key's schedule in query and flatness)
+    add_renamed_flag(p, "--epochs", epochs)
+    add_renamed_flag(p, "--n", fixed_n)
     p.add_argument(
         "--repeats",
         choices=("charge", "cache"),
@@ -190,16 +197,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "both run the same grid (--quick: one level per choice). Every combination holds "
         "radius 2 with charged neighbours, which nb201's time budget cannot pay for (refused "
         "before any run) and per-dataset's seldom can (rows of too few runs for a verdict): "
-        "add --charge free",
+        "add --charge-neighbours free",
     )
-    p.add_argument(
-        "--charge",
+    charge = p.add_argument(
+        "--charge-neighbours",
+        dest="charge",
         choices=tuple(_CHARGE_LEVELS),
         default=None,
         help="the grid's neighbour-query levels: free, charged to the budget, or both "
         "(default both; free with --quick); the base NA objective's neighbours are free "
         "whatever is given",
     )
+    add_renamed_flag(p, "--charge", charge)  # its spelling before 0.2.0
     p.add_argument(
         "--protocols",
         default=None,
@@ -269,7 +278,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
-#: reproduce's --charge: the grid's ``charge`` levels (neighbour queries charged or free)
+#: reproduce's claim columns as its --json names them: the dataset searched as search's JSON
+#: names it, and whether neighbour queries were charged as the option that sets it
+CLAIM_JSON_NAMES: dict[str, str] = {"search": "search_dataset", "charge": "charge_neighbours"}
+
+#: reproduce's --charge-neighbours: the grid's ``charge`` levels (neighbour queries charged
+#: or free)
 _CHARGE_LEVELS: dict[str, tuple[bool, ...]] = {
     "free": (False,),
     "charged": (True,),
@@ -317,9 +331,11 @@ def _check_search_options(args: argparse.Namespace) -> None:
             fix="pass a positive multiplier of the time budget, e.g. 2",
         )
     if args.n is not None:
-        check_int_range("--n", args.n, 1, fix="pass the queries per run, e.g. 100")
+        check_int_range("--fixed-n", args.n, 1, fix="pass the queries per run, e.g. 100")
     if args.epochs is not None:
-        check_int_range("--epochs", args.epochs, 1, fix="pass the search epochs, e.g. 12 or 200")
+        check_int_range(
+            "--search-epochs", args.epochs, 1, fix="pass the search epochs, e.g. 12 or 200"
+        )
         # protocols_by_name's own refusal, in this command's flags (its `name` is --algo here)
         check_timed_epochs(
             (args.protocol,),
@@ -331,11 +347,11 @@ def _check_search_options(args: argparse.Namespace) -> None:
         if args.budget_scale is not None:
             raise ArgumentError(
                 "--budget-scale applies to the time budgets of nb201 and per-dataset, not "
-                "fixed-n (a query count); use --n"
+                "fixed-n (a query count); use --fixed-n"
             )
     elif args.n is not None:
         raise ArgumentError(
-            f"--n applies only with --protocol fixed-n, not {args.protocol}; use --budget-scale"
+            f"--fixed-n applies only with --protocol fixed-n, not {args.protocol}; use --budget-scale"
         )
 
 
@@ -419,12 +435,17 @@ def cmd_search(args: argparse.Namespace) -> int:
     notes = list(res.spelled_notes(spell(args)))
     if timed and args.epochs not in (None, 12):
         notes.insert(0, budget_rule_note(args.epochs, given_scale, "--budget-scale"))
-    searched = {p.name: str(p.search) for p in protocols}
+    searched = {p.name: p.search for p in protocols}
     optimistic = {p.name: p.optimistic for p in protocols}
+    cells = summary.to_dict(orient="records")
     rows: list[dict[str, Any]] = [
         {
-            "protocol": r["protocol"],
-            "search": searched[r["protocol"]],
+            # a cell (fixed-n:cifar10-valid) as the family and the dataset searched, as
+            # reproduce's claims name them; search_key is the whole key searched
+            "protocol": args.protocol,
+            "search_dataset": searched[r["protocol"]].dataset,
+            "search_epochs": searched[r["protocol"]].epochs,
+            "search_key": str(searched[r["protocol"]]),
             "dataset": r["dataset"],
             "split": r["split"],
             "epochs": int(r["epochs"]),
@@ -433,37 +454,39 @@ def cmd_search(args: argparse.Namespace) -> int:
             "std": r["std"],
             "n": int(r["n"]),
             "queries": r["queries"],  # charged to the budget
-            "seconds": r["seconds"],  # charged (simulated training time)
+            "simulated_seconds": r["seconds"],  # charged training time, not wall time
             # what a search with free look-ups evaluated beyond its charge (NA searches;
-            # otherwise 0, evaluations = queries and total_seconds = seconds)
+            # otherwise 0, evaluations = queries and the two simulated times equal)
             "free_queries": r["free_queries"],
             "evaluations": r["evaluations"],
-            "total_seconds": r["total_seconds"],
+            "simulated_total_seconds": r["total_seconds"],
             "optimistic": optimistic[r["protocol"]],
             "stalled": int(r["stalled"]),  # runs that ended with budget unspent (notes)
         }
-        for r in summary.to_dict(orient="records")
+        for r in cells
     ]
+    # the master seed (of the runs' draws) apart from the oracle's seed policy (of the values):
+    # a family's builder gives each of its protocols the one policy, as query gives it
+    (policy,) = dict.fromkeys(p.seed_policy for p in protocols)
     payload = {
         "algorithm": algo.label,
         "protocol": args.protocol,
         "protocols": [p.describe() for p in protocols],
         "runs": args.runs,
-        "seed": args.seed,
+        "master_seed": args.seed,
+        "seed_policy": policy,
         "results": rows,
         "notes": notes,
-        "table": table.source,
-        # how long the command took; a row's seconds are simulated training time
+        "source": table.source,
+        # how long the command took, apart from the rows' simulated training time
         "wall_seconds": round(took, 3),
     }
     if args.json:
         emit_json(payload)
         return 0
-    # the master seed (of the runs' draws) apart from the oracle's seed policy (of the values)
-    policies = ", ".join(dict.fromkeys(str(p.seed_policy) for p in protocols))
     print(
         f"{algo.label} under {args.protocol}: {args.runs} runs, master seed {args.seed}, oracle "
-        f"seed policy {policies}, {took:.1f} s ({table.source}); test value at each run's "
+        f"seed policy {payload['seed_policy']}, {took:.1f} s ({table.source}); test value at each run's "
         "pick, mean ± std over runs"
     )
     # what each protocol searched and its budget, as --json's protocols: a scaled budget was
@@ -475,12 +498,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         str(MetricKey(r["dataset"], r["split"], r["epochs"], r["metric"])) for r in rows
     ]
     width = max((len(k) for k in reported_keys), default=0)
-    for r, reported in zip(rows, reported_keys, strict=True):
+    for r, cell, reported in zip(rows, cells, reported_keys, strict=True):
         flag = "  [OPTIMISTIC: search metric = report metric]" if r["optimistic"] else ""
         # one run has no std: the mean alone, as report.md shows it (n says why)
         spread = "" if math.isnan(r["std"]) else f" ± {r['std']:.2f}"
         print(
-            f"  {r['protocol']:<34} {reported:<{width}}  "
+            f"  {cell['protocol']:<34} {reported:<{width}}  "
             f"{num(r['mean'], '.2f')}{spread} (n={r['n']}, "
             f"{_mean_count(r['queries'])} queries charged, "
             f"{_mean_count(r['evaluations'])} evaluations)"
@@ -581,9 +604,9 @@ def _reproduce_config(args: argparse.Namespace) -> ReproduceConfig:
             # variant is the base itself (--quick: every combination is the same grid)
             full = "" if args.quick else ", or --design full"
             raise ArgumentError(
-                "--charge charged runs the same grid as --charge both here: one choice at a "
+                "--charge-neighbours charged runs the same grid as --charge-neighbours both here: one choice at a "
                 "time, every variant departs from the base NA objective, whose neighbours are "
-                f"free, so free neighbours run anyway; give --charge both{full}"
+                f"free, so free neighbours run anyway; give --charge-neighbours both{full}"
             )
     return cfg
 
@@ -677,10 +700,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 "out": str(args.out),
                 "files": [str(f) for f in files],
                 # the table the numbers come from, as report.md names it
-                "table": table.source,
+                "source": table.source,
                 "table_sha256": table.meta.get("sha256"),
                 "wall_seconds": round(took, 3),  # how long the command took
-                "claims": claims.to_dict(orient="records"),
+                # the paired frame's columns in search's vocabulary (its CSV keeps them)
+                "claims": claims.rename(columns=CLAIM_JSON_NAMES).to_dict(orient="records"),
                 "verdicts": result.paired["verdict"].value_counts().to_dict(),
             }
         )

@@ -143,8 +143,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--seed-policy",
         type=parse_seed,
         default=None,
-        help="stored training seed: mean (default), random (needs --rng-seed) or a stored "
-        "seed (its id in a retraining table, its position 0, 1, 2 in NB201's)",
+        help="stored training seed: mean (default), random (needs --rng-seed and a key of "
+        "two seeds or more) or a stored seed (its id in a retraining table, its position 0, 1, "
+        "2 in NB201's)",
     )
     p.add_argument(
         "--seed", type=parse_seed, default=None, help="deprecated spelling of --seed-policy"
@@ -223,7 +224,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         "source": table.source,
         "archs": table.space.size,
         "vectors": len(table.data),
-        # how long the command took; search's "seconds" are simulated training time
+        # how long the command took; search's "simulated_seconds" are simulated training time
         "wall_seconds": round(took, 3),
     }
     if args.json:
@@ -378,18 +379,28 @@ def cmd_info(args: argparse.Namespace) -> int:
         "source": table.source,
         "source_file": source_file,
         "source_sha256": source_sha256,
-        "path": table.meta.get("path"),
-        "sha256": table.meta.get("sha256"),  # the table's own file, table.parquet
+        "table_path": table.meta.get("path"),
+        "table_sha256": table.meta.get("sha256"),  # the table's own file, table.parquet
         "archs": table.space.size,
         "space": table.space.spec(),
         # per-key "archs" counts stand-ins too: say how many cells were really trained
         "cells": _cell_counts(table),
-        "keys": records,
+        # Table.info's columns in the JSON's vocabulary: the cells measured, whether a mean
+        # is stored, the stored seeds as numbers (a list, as the landscape commands write it)
+        "keys": [
+            {
+                **{part: r[part] for part in ("dataset", "split", "epochs", "metric")},
+                "measured": r["archs"],
+                "stored_mean": r["mean"],
+                "stored_seeds": [int(sd) for sd in table.seeds(key)],
+            }
+            for key, r in zip(table.keys(), records, strict=True)  # info_records' order
+        ],
     }
     if args.json:
         emit_json(payload)
         return 0
-    print(f"table          {one_line(str(payload['path']))}")
+    print(f"table          {one_line(str(payload['table_path']))}")
     print(f"source         {one_line(table.source)}")
     # what the import read (a legacy .pth's warning says to compare file_sha256), apart from
     # the digest of the table's own parquet file
@@ -397,7 +408,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"source sha256  {source_sha256 or 'not recorded'}")
     # the stored file's digest, not the values': pyarrow versions write one set of values in
     # other bytes. Nor the space (the manifest's): the space line below names the ops
-    print(f"table.parquet sha256  {payload['sha256']}")
+    print(f"table.parquet sha256  {payload['table_sha256']}")
     # what the table holds: these lines keep their labels as they were printed before the
     # provenance lines above grew (scripts and tests read "cells   ")
     space = table.space
@@ -440,6 +451,12 @@ def cmd_query(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).warning("--seed is deprecated here; use --seed-policy")
         policy = args.seed
     policy = "mean" if policy is None else policy
+    key = (args.dataset, args.split, args.epochs, args.metric)
+    if policy == "random":  # before --rng-seed is asked for: one seed leaves it nothing to do
+        from nb201_flat.table import check_random_draw
+
+        mkey = table.key(*key)
+        check_random_draw(mkey, table.seeds(mkey))
     if policy == "random" and args.rng_seed is None:
         raise ArgumentError(
             "--seed-policy random needs --rng-seed N (the generator seed), so the draw is "
@@ -449,7 +466,6 @@ def cmd_query(args: argparse.Namespace) -> int:
         raise ArgumentError(
             f"--rng-seed applies only with --seed-policy random, not {policy!r}; drop it"
         )
-    key = (args.dataset, args.split, args.epochs, args.metric)
     # a random draw is made once: the stored seed it picks is served, and named
     drawn = table.random_seed(arch, *key, rng=args.rng_seed) if policy == "random" else None
     value = table.value(
@@ -462,7 +478,6 @@ def cmd_query(args: argparse.Namespace) -> int:
         "split": args.split,
         "epochs": args.epochs,
         "metric": args.metric,
-        "seed": policy,
         "seed_policy": policy,
         # the generator seed of a random draw (None otherwise): the output alone reproduces it
         "rng_seed": args.rng_seed,
@@ -487,7 +502,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     measured, unmeasured = _cell_seeds(table, mkey, arch.index)
     read = seed_fields(table, mkey)["values_read"] if policy == "mean" else "stored seed"
     computed = read == "mean over stored seeds"
-    payload["value_read"] = read
+    payload["values_read"] = read
     payload["seeds_measured"] = measured
     payload["seeds_averaged"] = measured if computed and unmeasured else None
     payload["seeds_unmeasured"] = unmeasured or None
@@ -559,8 +574,8 @@ def cmd_record(args: argparse.Namespace) -> int:
                 "epochs": key.epochs,
                 "metric": key.metric,
                 "value": value,
-                "value_read": seed_fields(table, key)["values_read"],
-                "seeds": {s: float(table.data[(key, s)][arch.index]) for s in measured},
+                "values_read": seed_fields(table, key)["values_read"],
+                "seed_values": {s: float(table.data[(key, s)][arch.index]) for s in measured},
                 "seeds_unmeasured": unmeasured or None,
             }
         )
@@ -583,14 +598,14 @@ def cmd_record(args: argparse.Namespace) -> int:
     )
     runs |= {run for run, cells in by_run.items() if arch.index in cells}
     at_chance = [
-        {"dataset": d, "epochs": e, "seed": sd}
+        {"dataset": d, "epochs": e, "stored_seed": sd}
         for d, e, sd in sorted(runs, key=lambda r: (r[0], r[1], -1 if r[2] is None else r[2]))
     ]
-    copied = [  # the runs this cell's numbers were copied from (seed: the database's seed id)
+    copied = [  # the runs this cell's numbers were copied from (the database's seed id)
         {
             "dataset": r["dataset"],
             "epochs": r["epochs"],
-            "seed": r["seed"],
+            "stored_seed": r["seed"],
             "from": r["copied_from"],
         }
         for r in copies.get(arch.index, [])
@@ -617,13 +632,13 @@ def cmd_record(args: argparse.Namespace) -> int:
     for r in at_chance:
         print(
             f"  stand-in: constant output (disconnected cell, not trained): {r['dataset']}@"
-            f"{r['epochs']}ep seed {seed_words(r['seed'])} is at chance accuracy, loss and "
+            f"{r['epochs']}ep seed {seed_words(r['stored_seed'])} is at chance accuracy, loss and "
             "time not measured"
         )
     for c in copied:
         print(
             f"  stand-in: isomorphic copy, not trained: {c['dataset']}@{c['epochs']}ep seed "
-            f"{seed_words(c['seed'])} holds the numbers of cell {c['from']}"
+            f"{seed_words(c['stored_seed'])} holds the numbers of cell {c['from']}"
         )
     # each value tagged as what it is: "stored" (the key's stored value) or "mean" (of the
     # seeds shown beside it)
@@ -632,8 +647,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     )
     for e in entries:
         # as the value is shown: 4 significant digits printed 12345.678 and 12351.2 alike
-        per_seed = " ".join(f"{s}:{value_text(v)}" for s, v in e["seeds"].items())
-        computed = e["value_read"] == "mean over stored seeds"
+        per_seed = " ".join(f"{s}:{value_text(v)}" for s, v in e["seed_values"].items())
+        computed = e["values_read"] == "mean over stored seeds"
         if e["seeds_unmeasured"]:
             missed = f"not measured at {', '.join(map(str, e['seeds_unmeasured']))}"
             per_seed += f"  [{'mean of these only; ' if computed else ''}{missed}]"

@@ -7,13 +7,16 @@ formulas, and ``train`` loads the trainer in the worker that runs a job.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import shlex
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nb201_flat.cli.common import add_json_arg, emit_json, parse_int
+from nb201_flat.cli.common import add_json_arg, add_renamed_flag, emit_json, parse_int
 from nb201_flat.conventions import DATASETS
 from nb201_flat.errors import (
     ArgumentError,
@@ -60,9 +63,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument("--neighbours-of", metavar="ARCH", help="train the Hamming ball around ARCH")
     g.add_argument("--radius", type=parse_int, help="radius of --neighbours-of (1)")
     g.add_argument("--sample", type=parse_int, metavar="N", help="N cells drawn uniformly")
-    g.add_argument(
-        "--seed", type=parse_int, metavar="S", help="seed of --sample (required with it)"
+    sample_seed = g.add_argument(
+        "--sample-seed", type=parse_int, metavar="S", help="seed of --sample (required with it)"
     )
+    add_renamed_flag(g, "--seed", sample_seed)  # its spelling before 0.2.0
     g.add_argument(
         "--unique-isomorphism",
         action="store_true",
@@ -177,20 +181,49 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_network_args(p)
     p.add_argument("--progress", action="store_true", help="progress bar (inline executor)")
     add_json_arg(p)
-    # plan_campaign's sample_n and sample_seed are --sample and --seed, a job's db_path is
+    # plan_campaign's sample_n is --sample, a job's db_path is
     # --db, the executor's address (and executor_from_spec's spec) --executor
     # (common.error_line); the parser respells the failed runs' errors as well
     p.set_defaults(
         func=cmd_train,
         param_dests={
             "sample_n": "sample",
-            "sample_seed": "seed",
             "db_path": "db",
             "address": "executor",
             "spec": "executor",
             "cluster": "executor",  # SlurmExecutor's cluster='local': --executor local
         },
     )
+    _refuse_arch_after_seeds_value(p)
+
+
+def _refuse_arch_after_seeds_value(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser`` refuse ``--seeds=V`` followed by bare words: argparse gives the ``=``
+    form its one value and every word after it to ARCH, and an ARCH index reads as a seed
+    too (``--seeds=1 2 0`` trained cells 2 and 0 at seed 1, and seed 2 never). Only the words
+    as typed tell this form from ``--seeds 1 -- 2 0``, so it is said while parsing, before
+    anything reaches ``--db``."""
+    parse = parser.parse_known_args
+
+    def parse_known_args(
+        args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        words = list(sys.argv[1:] if args is None else args)
+        for i, word in enumerate(words):
+            if word == "--":  # every word after it is ARCH, a "--seeds=" too
+                break
+            if not word.startswith("--seeds="):
+                continue
+            cells = list(itertools.takewhile(lambda w: not w.startswith("-"), words[i + 1 :]))
+            if cells:
+                parser.error(
+                    f"{word} takes one seed and gives the words after it "
+                    f"({' '.join(map(shlex.quote, cells))}) to ARCH; write seeds then cells as "
+                    "--seeds V W -- ARCH, or put ARCH before --seeds"
+                )
+        return parse(args, namespace)
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
 
 
 def _add_network_args(p: argparse.ArgumentParser) -> None:
@@ -296,6 +329,15 @@ def _plan_of(space: Any, args: argparse.Namespace) -> Any:
     from nb201_flat.space import NB201
     from nb201_flat.train.campaign import plan_campaign
 
+    given = (args.archs, args.neighbours_of, args.radius, args.sample, args.sample_seed)
+    if not any(x is not None and x != [] for x in given) and len(args.seeds) > 1:
+        # argparse gives --seeds every word after it, an ARCH too: "give ARCH" was said to
+        # `--seeds 1 2 0`, whose 0 was meant as one
+        raise ArgumentError(
+            f"no cells selected, and --seeds took {' '.join(map(str, args.seeds))}; if ARCH is "
+            "among them, write --seeds V W -- ARCH or put ARCH before --seeds, else give ARCH, "
+            "--neighbours-of or --sample"
+        )
     try:
         return plan_campaign(
             space,
@@ -308,7 +350,7 @@ def _plan_of(space: Any, args: argparse.Namespace) -> Any:
             ),
             radius=args.radius,
             sample_n=args.sample,
-            sample_seed=args.seed,
+            sample_seed=args.sample_seed,
             unique_isomorphism=args.unique_isomorphism,
             train_disconnected=args.train_disconnected,
         )
@@ -585,8 +627,10 @@ def cmd_model(args: argparse.Namespace) -> int:
         "flops_m": flops,
         "input": [3, info.image_size, info.image_size],
         "num_classes": info.num_classes,
-        "c": args.c,  # the network size the numbers are of (NB201: C=16, N=5), as train records it
-        "n": args.n,
+        # the network size the numbers are of (NB201: C=16, N=5), as train records it: named
+        # in words (an "n" elsewhere is a sample size)
+        "channels": args.c,
+        "cells_per_stage": args.n,
     }
     if args.json:
         emit_json(record)
@@ -847,8 +891,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         {
             "index": r.job.index,
             "arch": r.job.arch,
-            # the results key, as import --space takes it: it tells network sizes apart
-            "space": r.job.key.space,
+            # the results key, as import --space takes it and a table's meta names it: it tells
+            # network sizes apart (info's "space" is the space's spec)
+            "space_key": r.job.key.space,
             "dataset": r.job.dataset,
             "epochs": r.job.epochs,
             "seed": r.job.seed,
@@ -880,7 +925,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "db": args.db,
                 "data": {"digest": data.digest, "official": data.official},
                 "runs": records,
-                "constant_output": not_trained,
+                "constant_output_cells": not_trained,  # record's constant_output is a bool
                 "isomorphism_representative": {str(k): v for k, v in representative.items()},
                 "skipped_checked": checked,
             }

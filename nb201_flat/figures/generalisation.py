@@ -426,9 +426,10 @@ def _note_left_out(
     for label, frame, y, others in drawn:
         lost = len(frame) - int(_drawn(frame, y).sum())
         if lost:
+            none = " (the series is left out)" if lost == len(frame) else ""
             add_note(
                 fig,
-                f"{label}: {lost:,} of the {len(frame):,} chosen cells are not drawn: no "
+                f"{label}: {lost:,} of the {len(frame):,} chosen cells are not drawn{none}: no "
                 f"measured neighbour, or no {y} at seed{'s' if len(others) > 1 else ''} "
                 f"{', '.join(map(str, others))}",
             )
@@ -460,7 +461,6 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
         except MissingValueError as e:
             one_seed.append(str(e))
     gaps = [ds for ds in keyed if ds in seeds]
-    derived = any(_gap_test_key(table, ds) != TEST_KEYS[ds] for ds in gaps)
     targets = keyed_targets if TRANSFER_SOURCE in seeds else []
     if not gaps and not targets:
         needs: list[MetricKey] = []
@@ -475,37 +475,58 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
             + ([VALID_KEYS[TRANSFER_SOURCE]] if not source_ok else []),
             "a validation split beside the test split, and a second dataset",
         )
-    panels = [p for p, ok in (("gap", gaps), ("transfer", targets)) if ok]
+    # each series before any axes: one without a drawn point (no chosen cell with a measured
+    # neighbour and a measure) is left out, and a panel without a series (a one-cell table
+    # wrote empty axes, exit 0)
+    built: dict[str, list[tuple[str, Series]]] = {
+        "gap": [
+            (ds, Series(dataset_label(ds), gap_data(table, ds, top=top, radius=radius)))
+            for ds in gaps
+        ],
+        "transfer": [
+            (
+                ds,
+                Series(f"to {dataset_label(ds)}", transfer_data(table, ds, top=top, radius=radius)),
+            )
+            for ds in targets
+        ],
+    }
+    # each series' label in the notes, its frame, its measure and the seeds it averages
+    counted: list[tuple[str, pd.DataFrame, str, tuple[int, ...]]] = [
+        (f"{s.label} gap", s.frame, "gap", seeds[ds][1]) for ds, s in built["gap"]
+    ] + [
+        (f"transfer {s.label}", s.frame, "transfer", seeds[TRANSFER_SOURCE][1])
+        for _, s in built["transfer"]
+    ]
+    kept = {p: [(ds, s) for ds, s in b if _drawn(s.frame, p).any()] for p, b in built.items()}
+    if not kept["gap"] and not kept["transfer"]:
+        raise FigureSkipped(
+            NAME,
+            [],
+            "no chosen cell has a measured neighbour and a measured "
+            f"{' or '.join(p for p, b in built.items() if b)}",
+        )
+    drawn = [c for c in counted if _drawn(c[1], c[2]).any()]  # what the caption counts
+    captioned = {  # the seeds of the series drawn
+        ds: split
+        for ds, split in seeds.items()
+        if any(ds == d for d, _ in kept["gap"]) or (ds == TRANSFER_SOURCE and kept["transfer"])
+    }
+    derived = any(_gap_test_key(table, ds) != TEST_KEYS[ds] for ds, _ in kept["gap"])
+    panels = [p for p in ("gap", "transfer") if kept[p]]
     fig, axes = new_figure(1, len(panels), figsize=(3.8 * len(panels) + 0.4, 3.4), sharex=False)
     # :g, not .0%: top=0.001 read "top 0%" beside 16 plotted cells
     share = f"top {100 * top:g} % of connected cells by validation accuracy"
-    measures = " and ".join(m for m, drawn in (("gap", gaps), ("source rank", targets)) if drawn)
-    drawn: list[tuple[str, pd.DataFrame, str, tuple[int, ...]]] = []  # what the caption counts
+    measures = " and ".join(m for m, p in (("gap", "gap"), ("source rank", "transfer")) if kept[p])
     for k, (ax, panel) in enumerate(zip(axes[0], panels, strict=True)):
         letter = "ab"[k]
+        series = [s for _, s in kept[panel]]
         if panel == "gap":
-            series = [
-                Series(dataset_label(ds), gap_data(table, ds, top=top, radius=radius))
-                for ds in gaps
-            ]
-            drawn += [
-                (f"{s.label} gap", s.frame, "gap", seeds[ds][1])
-                for s, ds in zip(series, gaps, strict=True)
-            ]
             plot_binned(series, ax, y="gap", legend_loc="upper left")
             with figure_style():
                 ax.set_ylabel("validation − test accuracy (points)")
                 ax.set_title(f"({letter}) generalisation gap, same networks", fontsize=9)
         else:
-            series = [
-                Series(
-                    f"to {dataset_label(ds)}",
-                    transfer_data(table, ds, top=top, radius=radius),
-                )
-                for ds in targets
-            ]
-            others = seeds[TRANSFER_SOURCE][1]
-            drawn += [(f"transfer {s.label}", s.frame, "transfer", others) for s in series]
             plot_binned(series, ax, y="transfer", legend_loc="lower left")
             with figure_style():
                 ax.set_ylabel("target − source rank (percentile points)")
@@ -518,12 +539,12 @@ def make_flat_vs_sharp(table: Table, *, top: float = 0.2, radius: int = 1) -> Fi
             fig,
             table,
             f"Architectures: {share}. Sharpness: validation accuracy − mean of the radius-{radius} "
-            f"neighbours'. {_seed_caption(seeds, derived, measures)}"
+            f"neighbours'. {_seed_caption(captioned, derived, measures)}"
             f"{_fewer_seeds_caption(drawn)} Lines: mean in 10 equal-count bins of "
             "sharpness; bands: 95 % t confidence interval of the mean; ρ: Spearman over all "
             "points.",
         )
-    _note_left_out(fig, table, seeds, gaps, targets, drawn)
+    _note_left_out(fig, table, seeds, gaps, targets, counted)
     # each dataset a panel lacks, by the keys it lacks (the gap's note named x-valid where
     # x-test was missing; a transfer target dropped without a word)
     wanted = {

@@ -122,8 +122,11 @@ def detect_format(source: str | os.PathLike[str]) -> str:
         return "analognas"
     path = source_path(source)
     if not path.exists():
+        # as typed: Path drops a "./", and ./analognas was shown as the word itself
+        word = "only the bare word" if path.name == "analognas" else "the word"
         raise TableFileError(
-            f"no such file or folder: {path} (the word `analognas` imports the embedded default)"
+            f"no such file or folder: {os.fspath(source)} ({word} `analognas` imports the "
+            "embedded default)"
         )
     check_source_file(path, folder=True)  # a NATS-tss folder; a FIFO's format was not told
     from nb201_flat.importers.naslib_zc import looks_like_naslib_zc

@@ -55,6 +55,7 @@ Examples
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -118,6 +119,35 @@ def _from_lex(space: Space, x: FloatArray) -> FloatArray:
 def _check_values(space: Space, values: npt.ArrayLike) -> FloatArray:
     # the landscape layer's one check: shape, numbers, no infinite value (NaN: missing)
     return as_values(space, values)
+
+
+# Squares of values below about 1e-154 underflow: a spread of such values was summed as 0 and
+# served as an exact 0 (every cell the flattest). Values whose largest |value| lies below
+# _SCALE_BELOW are summed scaled up by a power of two (exact) and their statistics scaled
+# back; a cell whose own centred values lie below _SQUARABLE next to larger ones elsewhere
+# (their squares lost) is recomputed from its members, each ball scaled the same way.
+_SCALE_BELOW = 2.0**-256
+_SQUARABLE = 2.0**-480
+
+
+def _scaled_up(v: FloatArray) -> tuple[FloatArray, int]:
+    """``v`` times ``2**k``, and ``k``: ``v`` itself and 0 unless its largest ``|value|``
+    lies below :data:`_SCALE_BELOW`, else scaled so that it lies in [0.5, 1). A power of two
+    changes no digit, so the statistics, scaled back by ``2**-k``, are those of ``v``."""
+    lo, hi = float(np.fmin.reduce(v)), float(np.fmax.reduce(v))  # NaN left out, no copy
+    top = max(-lo, hi)  # NaN where every value is NaN: not scaled
+    if not 0.0 < top < _SCALE_BELOW:
+        return v, 0
+    k = -math.frexp(top)[1]
+    return np.ldexp(v, k), k
+
+
+def _scaled_back(out: dict[str, FloatArray], k: int) -> None:
+    """Undo :func:`_scaled_up`'s ``2**k`` on the statistics in ``out`` (not the counts)."""
+    if k:
+        for name, arr in out.items():
+            if name != "n":
+                np.ldexp(arr, -k, out=arr)
 
 
 def _check_radius(space: Space, radius: int, *, allow_zero: bool = False) -> int:
@@ -841,13 +871,15 @@ def _mean_std(
                 if not np.less_equal(v_row, _TRUST * top_floor, out=low).any():
                     continue  # none at or near the floor
                 cells = np.flatnonzero(v_row <= _TRUST * high)
-                floor = _floor(np.square(tops(i, cells)), n_edges)
+                top = tops(i, cells)
+                floor = _floor(np.square(top), n_edges)
                 near = v_row[cells]
                 near[near <= floor] = 0.0
                 v_row[cells] = near
                 # a floor of 0: every value of the ball is the shift itself, so the sums
-                # were exact and the 0 is the true variance; nothing to redo
-                doubt[i] = cells[(near <= _TRUST * floor) & (floor > 0)]
+                # were exact and the 0 is the true variance; nothing to redo. A top too small
+                # to square gives a floor of 0 too, and sums of squares that underflowed
+                doubt[i] = cells[((near <= _TRUST * floor) & (floor > 0)) | _unsquarable(top)]
             out["std"] = np.sqrt(var, out=var)
     mean += mom.shift
     if "mean" in names:
@@ -861,8 +893,9 @@ def _mean_std(
             if not np.less_equal(buf, _TRUST_MEAN * high, out=low).any():
                 continue  # every mean far above the highest floor: one comparison per row
             cells = np.flatnonzero(low)
-            floor = _floor(tops(i, cells), n_edges)
-            bad = cells[(buf[cells] <= _TRUST_MEAN * floor) & (floor > 0)]
+            top = tops(i, cells)
+            floor = _floor(top, n_edges)
+            bad = cells[((buf[cells] <= _TRUST_MEAN * floor) & (floor > 0)) | _unsquarable(top)]
             doubt[i] = np.union1d(doubt[i], bad)
     std_rows = out["std"].reshape(-1, size) if "std" in out else None
     for row, cells in enumerate(doubt):
@@ -871,6 +904,13 @@ def _mean_std(
             mean_rows[row, cells] = m
             if std_rows is not None:
                 std_rows[row, cells] = sd
+    return out
+
+
+def _unsquarable(top: FloatArray) -> npt.NDArray[np.bool_]:
+    """Where a cell's ``top`` (its largest centred ``|value|``, :func:`_floor`) is not 0 but
+    too small for the sums (:data:`_SQUARABLE`): its statistics are taken from its members."""
+    out: npt.NDArray[np.bool_] = (top > 0) & (top < _SQUARABLE)
     return out
 
 
@@ -896,7 +936,9 @@ def _exact_mean_std(
     connected_only: bool,
 ) -> tuple[FloatArray, FloatArray]:
     """Mean and population std of some cells' neighbourhoods from the values themselves
-    (NaN left out), centred on a member so that equal members give exactly 0."""
+    (NaN left out), centred on a member so that equal members give exactly 0, and each
+    ball's deviations scaled by a power of two to its largest before they are squared
+    (exact; squares of deviations below about 1e-154 underflowed to a std of 0)."""
     mean, std = np.full(cells.size, np.nan), np.full(cells.size, np.nan)
     step = max(1, (1 << 22) // max(1, space.neighbourhood_size(radius, exact=exact)))
     for lo in range(0, cells.size, step):
@@ -919,7 +961,10 @@ def _exact_mean_std(
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are not used
             dm = np.nanmean(d, axis=1)
             mean[lo : lo + part.size][used] = first[used] + dm
-            std[lo : lo + part.size][used] = np.sqrt(np.nanmean(np.square(d - dm[:, None]), axis=1))
+            dev = d - dm[:, None]
+            k = -np.frexp(np.fmax.reduce(np.abs(dev), axis=1))[1]  # |dev| <= 1 each ball
+            sd = np.sqrt(np.nanmean(np.square(np.ldexp(dev, k[:, None])), axis=1))
+            std[lo : lo + part.size][used] = np.ldexp(sd, -k)
     return mean, std
 
 
@@ -987,7 +1032,7 @@ def ball_stats(
         raise LandscapeArgumentError(
             "min/max at an exact radius >= 2 need individual values; use the gather"
         )
-    v = _check_values(space, values)
+    v, scaled = _scaled_up(_check_values(space, values))
     k, n_edges = space.n_ops, space.n_edges
     none = none_code(space, no_none)
     filtered = connected_only or none is not None
@@ -1034,6 +1079,7 @@ def ball_stats(
         n = members
     for arr in out.values():
         arr[empty] = np.nan
+    _scaled_back(out, scaled)
     out["n"] = n
     return out
 
@@ -1076,7 +1122,7 @@ def radius_profile(
             "the gather"
         )
     r = _check_radius(space, max_radius)
-    v = _check_values(space, values)
+    v, scaled = _scaled_up(_check_values(space, values))
     none = none_code(space, no_none)
     need = {"n"}
     if "mean" in names or "std" in names:
@@ -1110,6 +1156,7 @@ def radius_profile(
                 out[name][empty] = np.nan
     if "std" in out:  # also where every neighbourhood has a single member (a tiny space)
         undefine_spread(out["std"], n)
+    _scaled_back(out, scaled)
     return out
 
 

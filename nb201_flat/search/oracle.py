@@ -197,6 +197,11 @@ class OracleData:
                     f"{int(bad.sum())} architectures have a NaN, infinite or negative cost; "
                     "pass finite costs >= 0, or no costs and a query budget"
                 )
+            if costs_overflow(self.costs):
+                raise SearchBudgetError(
+                    f"oracle costs sum to more than a float holds (largest {self.costs.max():.4g}"
+                    " s); rescale the costs and budget_seconds alike"
+                )
         # text first: an array's `in` raised numpy's ambiguous-truth ValueError
         if not isinstance(self.repeats, str) or self.repeats not in ("charge", "cache"):
             raise SearchBudgetError(
@@ -307,6 +312,19 @@ def check_budgets(
                 "give a whole number, e.g. 100",
             )
     return bs, bq
+
+
+def costs_overflow(costs: FloatArray) -> bool:
+    """Whether valid ``costs`` (:func:`invalid_costs`: finite, >= 0) sum to more than a float
+    holds (each near 1e308, which a table's range allows): a run's seconds, a mean of runs or
+    a budget's guess of draws met inf and a traceback. Every partial sum is at most the
+    whole, so costs that pass overflow no sum of theirs over the space.
+
+    >>> costs_overflow(np.full(3, 1e308)), costs_overflow(np.full(3, 1e307))
+    (True, False)
+    """
+    with np.errstate(over="ignore"):
+        return not math.isfinite(float(costs.sum()))
 
 
 def invalid_costs(costs: FloatArray) -> BoolArray:

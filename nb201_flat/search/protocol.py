@@ -35,6 +35,8 @@ Seed policy ``random`` needs per-seed values; where a key stores a single value 
 given to a builder or to :class:`Protocol`, ``--seed-policy random``) is refused, as ``query``
 refuses it; only a builder's *default* ``random`` falls back to that single value, and the
 protocol's notes say so (``seed_fallback=True``, what the builders set when no policy is given).
+So is a ``random`` asked for on a key of one stored seed, which every draw takes (name that
+seed: :func:`~nb201_flat.table.check_random_draw`); a defaulted one draws it.
 
 Examples
 --------
@@ -77,6 +79,7 @@ from nb201_flat.conventions import (
     shares_data,
 )
 from nb201_flat.errors import (
+    ArgumentError,
     Call,
     Param,
     Part,
@@ -96,6 +99,7 @@ from nb201_flat.search.oracle import (
     Repeats,
     cheapest_paid,
     check_budgets,
+    costs_overflow,
     invalid_costs,
     sampled_costs,
     seed_rows,
@@ -103,6 +107,7 @@ from nb201_flat.search.oracle import (
 from nb201_flat.table import (
     MetricKey,
     Table,
+    check_random_draw,
     check_table,
     is_seed_policy,
     policy_seeds,
@@ -125,8 +130,19 @@ TIMED_PROTOCOLS: tuple[str, ...] = ("nb201", "per-dataset")
 #: :meth:`Protocol.oracle_data`): a bound on a command's work, far past any meaningful search
 MAX_QUERIES_PER_CELL = 100
 
+
+def seconds_text(seconds: float) -> str:
+    """Whole seconds as text, grouped (':g' wrote 2,000,000 s as 2e+06), and in four
+    significant digits from 1e15 s on: a budget near 1e308 was written in 309 digits.
+
+    >>> seconds_text(2e6), seconds_text(1817.4), seconds_text(1.2e308)
+    ('2,000,000', '1,817', '1.2e+308')
+    """
+    return f"{seconds:.4g}" if abs(seconds) >= 1e15 else f"{seconds:,.0f}"
+
+
 #: a query budget: the fixed-n family (a command spells the call as its flags: search's
-#: ``--protocol fixed-n --n N``, reproduce's ``--fixed-n N --protocols fixed-n``)
+#: ``--protocol fixed-n --fixed-n N``, reproduce's ``--fixed-n N --protocols fixed-n``)
 _FIXED_N = Call("fixed_n_protocols", placeholder="table, n")
 
 #: the way out where no time budget would do
@@ -370,7 +386,7 @@ class Protocol:
         budget = []
         if self.budget_seconds is not None:
             s = self.budget_seconds  # in full, grouped: ':g' wrote 2,000,000 s as 2e+06
-            budget.append(f"{s:,.0f} s" if s == round(s) else f"{s:,.1f} s")
+            budget.append(f"{seconds_text(s)} s" if s == round(s) else f"{s:,.1f} s")
         if self.budget_queries is not None:
             budget.append(f"{self.budget_queries} queries")
         report = ", ".join(str(k) for k in self.report)
@@ -431,7 +447,12 @@ class Protocol:
             )
         # an int seed the key lacks was refused only by oracle_data, after check() had passed
         seeds = self._seeds(table)
-        self._check_served(table, seeds)
+        self._check_served(table, seeds)  # first: the seed named below must serve the cells
+        if self.seed_policy == "random" and not self.seed_fallback:
+            try:  # one stored seed: asked for, as `query` refuses it; a defaulted one draws it
+                check_random_draw(self.search, seeds)
+            except ArgumentError as exc:
+                raise ProtocolError((f"protocol {self.name!r}: ", *parts_of(exc))) from None
         if self.seed_policy == "random" and not seeds:
             if not self.seed_fallback:  # asked for, not defaulted: as `query` refuses it
                 raise ProtocolError(
@@ -468,7 +489,8 @@ class Protocol:
 
     def _costs(self, table: Table) -> np.ndarray | None:
         """The charged cost of each cell (None without a cost key); :class:`ProtocolError`
-        where one cannot be charged (NaN, infinite, negative: :func:`~.oracle.invalid_costs`)."""
+        where one cannot be charged (NaN, infinite, negative: :func:`~.oracle.invalid_costs`)
+        or where they sum to more than a float holds (:func:`~.oracle.costs_overflow`)."""
         if self.cost is None:
             return None
         costs = np.array(table.vector_for(self.cost), dtype=np.float64)
@@ -485,6 +507,12 @@ class Protocol:
                 f"protocol {self.name!r}: {int(bad.sum())} architectures have no valid "
                 f"cost in {self.cost}{_untrained(table, bad)}",
                 fix,
+            )
+        if costs_overflow(costs):  # a run's seconds and their means would overflow to inf
+            raise ProtocolError(
+                f"protocol {self.name!r}: the costs in {self.cost} sum to more than a float "
+                f"holds over the space (largest {table.vector_for(self.cost).max():.4g} s); "
+                "rescale that metric's values"
             )
         return costs
 

@@ -94,7 +94,7 @@ from nb201_flat.search.oracle import (
     stall_fixes,
     used_fraction,
 )
-from nb201_flat.search.protocol import Protocol, ProtocolError, check_protocol
+from nb201_flat.search.protocol import Protocol, ProtocolError, check_protocol, seconds_text
 from nb201_flat.space import Space
 from nb201_flat.table import MetricKey, Table, check_table
 
@@ -334,9 +334,17 @@ def _fsum_mean(values: pd.Series) -> float:
 
     >>> _fsum_mean(pd.Series([0.1] * 10 + [np.nan])), sum([0.1] * 10) / 10
     (0.1, 0.09999999999999999)
+    >>> _fsum_mean(pd.Series([1.5e308] * 3))
+    1.5e+308
     """
     x = _measured(values)
-    return math.fsum(x) / x.size if x.size else math.nan
+    if not x.size:
+        return math.nan
+    try:
+        return math.fsum(x) / x.size
+    except OverflowError:  # runs' seconds near 1e308: a sum past a float, each mean within
+        scale = 0.5 ** math.ceil(math.log2(x.size))  # a power of two: exact, no digit lost
+        return math.fsum(x * scale) / x.size / scale
 
 
 def _fsum_std(values: pd.Series) -> float:
@@ -864,12 +872,12 @@ def check_scores_affordable(
     if param is not None and in_seconds:
         fold = math.ceil(seconds / have * 100) / 100  # rounded up: less leaves runs short
         # over the budget it has ("1.09-fold" read as --budget-scale 1.09 lowered a 3)
-        fix += [f"raise the budget at least {fold:g}-fold, over its {have:,.0f} s"]
+        fix += [f"raise the budget at least {fold:g}-fold, over its {seconds_text(have)} s"]
         if fold > math.ceil(least / have * 100) / 100:  # why not the cheapest cell's
             after = " after stage 1" if share < 1 else ""
             fix += [
                 f", for every run to score a cell{after} (the dearest neighbourhood costs "
-                f"{dearest:,.0f} s)"
+                f"{seconds_text(dearest)} s)"
             ]
         fix += [" (", param, ")"]
     elif param is not None:
@@ -906,7 +914,12 @@ def _unaffordable_score(
         return float(queries), float(data.budget_queries), False, f"{queries} queries"
     # a little slack: the oracle sums the costs in another order
     if data.budget_seconds is not None and seconds > data.budget_seconds * (1 + 1e-9):
-        return seconds, data.budget_seconds, True, f"{seconds:,.0f} s of simulated training"
+        return (
+            seconds,
+            data.budget_seconds,
+            True,
+            f"{seconds_text(seconds)} s of simulated training",
+        )
     return None
 
 
@@ -1014,7 +1027,7 @@ def check_stage1_ends(
     most = used_fraction(seconds * (1 + 1e-9), cells, data.budget_seconds, data.budget_queries)
     if most >= share:
         return
-    cost = f" ({seconds:,.0f} s of training)" if data.budget_seconds is not None else ""
+    cost = f" ({seconds_text(seconds)} s of training)" if data.budget_seconds is not None else ""
     fix: list[Part] = []
     fits = math.floor(most * 100) / 100
     if fits > 0 and share_by is not None:
@@ -1024,7 +1037,7 @@ def check_stage1_ends(
     if param is not None and data.budget_queries is not None:
         smaller = ["a smaller budget (", Param(param.name, math.floor(cells / share)), ")"]
     elif param is not None and param.name == "budget_seconds":
-        smaller = [f"a time budget of at most {seconds / share:,.0f} s (", param, ")"]
+        smaller = [f"a time budget of at most {seconds_text(seconds / share)} s (", param, ")"]
     elif param is not None:
         # a multiplier of the budget (budget_scale): seconds are not what it takes; rounded
         # up, as check_scores_affordable's fold: a smaller one would still fall short
@@ -1369,7 +1382,7 @@ def check_selection_reached(
             need = max(paid + last, paid / share)
             fold = math.ceil(need / seconds * 100) / 100  # rounded up: less would fall short
             more: list[Part] = [
-                f"raise the budget at least {fold:g}-fold, over its {seconds:,.0f} s (",
+                f"raise the budget at least {fold:g}-fold, over its {seconds_text(seconds)} s (",
                 param,
                 ")",
             ]

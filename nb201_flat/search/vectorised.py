@@ -753,8 +753,11 @@ def _first_block(data: OracleData) -> int:
         guesses.append(data.budget_queries + 1)
     if data.budget_seconds is not None and data.costs is not None:
         mean = float(np.nanmean(data.costs)) if data.costs.size else 0.0
-        if mean > 0:
-            guesses.append(math.ceil(1.25 * data.budget_seconds / mean) + 64)
+        # over the mean first: 1.25 x a budget near 1e308 was inf (a guess only: more are
+        # drawn if it falls short, so one past any float is left out)
+        guess = 1.25 * (data.budget_seconds / mean) if mean > 0 else math.inf
+        if math.isfinite(guess):
+            guesses.append(math.ceil(guess) + 64)
     return max(16, min(guesses) if guesses else 1024)
 
 

@@ -183,7 +183,7 @@ from nb201_flat.storage import load_table
 load_table(sys.argv[1])
 size = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")][0]
 resource.setrlimit(resource.RLIMIT_AS, ((size + 48 * 1024) * 1024, resource.RLIM_INFINITY))
-sys.exit(main(["census", "--pairs", "2", "--top", "2", "--table", sys.argv[1]]))
+sys.exit(main(["census", "--pairs", "2", "--top-k", "2", "--table", sys.argv[1]]))
 """
 
 
@@ -205,8 +205,8 @@ def test_late_blas_load_under_an_address_space_cap_is_one_line(table_path: Path)
 @pytest.mark.parametrize(
     ("extra", "offers"),
     [
-        (["--distance", "0", "--top", "0"], "--distance 3"),  # all pairs of a band: 3.6 GB
-        (["--top", "5000"], "--top "),  # 12.5 million pairs of the top K: a smaller K fits
+        (["--distance", "0", "--top-k", "0"], "--distance 3"),  # all pairs of a band: 3.6 GB
+        (["--top-k", "5000"], "--top-k "),  # 12.5 million pairs of the top K: a smaller K fits
     ],
 )
 def test_census_too_big_is_refused_up_front_naming_what_fits(
@@ -231,8 +231,8 @@ def test_census_too_big_is_refused_up_front_naming_what_fits(
     line = proc.stderr.strip()
     assert "\n" not in line and line.startswith("error: a barrier census of"), line
     assert "needs about" in line and offers in line and budget.ENV_MAX_MEMORY in line, line
-    if offers == "--top ":  # a top K below the one asked for, that the estimate says fits
-        k = int(re.search(r"--top (\d+) ", line).group(1))  # type: ignore[union-attr]
+    if offers == "--top-k ":  # a top K below the one asked for, that the estimate says fits
+        k = int(re.search(r"--top-k (\d+) ", line).group(1))  # type: ignore[union-attr]
         assert k < 5000 and k * (k - 1) // 2 * 512 < 1 << 30, line  # its pairs alone fit
 
 
@@ -281,7 +281,7 @@ def test_search_with_a_huge_query_budget_is_refused_in_one_line(tmp_path: Path) 
     from nb201_flat.testing import synthetic_table
 
     path = save_table(synthetic_table(), tmp_path / "s.nb201")
-    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "99999999999999"]
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--fixed-n", "99999999999999"]
     argv += ["--runs", "2", "--jobs", "1", "--table", str(path)]
     code = f"import sys; from nb201_flat.cli import main; sys.exit(main({argv!r}))"
     try:  # today's code draws for ever: the deadline makes that a failure
@@ -289,11 +289,11 @@ def test_search_with_a_huge_query_budget_is_refused_in_one_line(tmp_path: Path) 
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
         )
     except subprocess.TimeoutExpired:
-        pytest.fail("search --n 99999999999999 started instead of being refused")
+        pytest.fail("search --fixed-n 99999999999999 started instead of being refused")
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    assert "100 x the space's 15,625 cells" in lines[0] and "(--n)" in lines[0]
+    assert "100 x the space's 15,625 cells" in lines[0] and "(--fixed-n)" in lines[0]
 
 
 @pytest.mark.parametrize(
@@ -391,7 +391,7 @@ def test_budgets_up_to_the_bound_are_served(synth_table: Table) -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", "--runs", "8"],
+        ["search", "--algo", "rs", "--protocol", "fixed-n", "--fixed-n", "5", "--runs", "8"],
         ["reproduce", "--quick", "--runs", "4"],
     ],
 )
@@ -439,7 +439,7 @@ def test_cli_jobs_memory_is_checked_for_the_workers_that_start(
     """--runs 3 --jobs 8 starts three workers (a batched search is cut into one part a run):
     the command checks those three, not eight (it refused them up front)."""
     monkeypatch.setenv(budget.ENV_MAX_MEMORY, "700M")  # 3 workers of 150 MB fit, 4 do not
-    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", "--jobs", "8"]
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--fixed-n", "5", "--jobs", "8"]
     assert main([*argv, "--runs", "3", "--json"]) == 0, capsys.readouterr().err
     capsys.readouterr()
     line = one_line_exit_2(capsys, *argv, "--runs", "8")  # eight runs: eight workers
@@ -462,7 +462,7 @@ def test_search_jobs_are_sized_by_the_workers_that_start(
     res = run_search(synth_table, nb201_protocol(), RandomSearch(), runs=np.int64(1), jobs=16)
     assert len(res.runs) > 0  # one run, one task: one worker
     monkeypatch.setattr("nb201_flat.search.runner.usable_cores", lambda: 16)
-    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", "--runs", "4"]
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--fixed-n", "5", "--runs", "4"]
     assert main(argv) == 0, capsys.readouterr().err  # no --jobs: 16 CPUs, one fits
     res = run_search(synth_table, nb201_protocol(), RandomSearch(), runs=8, jobs=None)
     assert len(res.runs) > 0  # the API's "as many as fit" too

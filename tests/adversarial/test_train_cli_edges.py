@@ -69,13 +69,13 @@ REFUSED = [
     (["11472", "--seeds", "1", "1"], "--seeds repeats 1"),
     (["11472", "--radius", "1"], "--radius applies only with --neighbours-of"),
     (["--neighbours-of", "11472", "--radius", HUGE], "--radius must lie in 0..6"),
-    (["--sample", "1", "--seed=-1"], "--seed must be >= 0"),
+    (["--sample", "1", "--sample-seed=-1"], "--sample-seed must be >= 0"),
     # sample()'s own n: train's --N is the cells per stage, not the sample size
-    (["--sample", "16000", "--seed", "1"], "--sample must be in 1..15625, got 16000"),
-    (["--sample", "0", "--seed", "1"], "--sample must be in 1..15625, got 0"),
+    (["--sample", "16000", "--sample-seed", "1"], "--sample must be in 1..15625, got 16000"),
+    (["--sample", "0", "--sample-seed", "1"], "--sample must be in 1..15625, got 0"),
     # plan_campaign's sample_n / sample_seed, named by the command's flags
-    (["--sample", "3"], "--sample needs --seed (the sample is drawn from it)"),
-    (["11472", "--seed", "3"], "--seed applies only with --sample"),
+    (["--sample", "3"], "--sample needs --sample-seed (the sample is drawn from it)"),
+    (["11472", "--sample-seed", "3"], "--sample-seed applies only with --sample"),
     ([], "no cells selected: give ARCH, --neighbours-of or --sample"),
     # a disconnected cell is recorded without building a network: the op set is checked first
     (["0", "--ops", "none", "skip_connect", "conv_9x9"], "unknown op(s) 'conv_9x9'"),

@@ -116,7 +116,7 @@ def test_cli_flatness_of_unmeasured_cell_shows_its_neighbourhood(
     assert row[:4] == [str(UNMEASURED), "-", str(int(expect["n"])), f"{expect['mean']:.4f}"]
     assert row[6] == "-"
     assert main([*argv, "--json"]) == 0
-    doc = json.loads(capsys.readouterr().out)["archs"][1]
+    doc = json.loads(capsys.readouterr().out)["rows"][1]
     assert doc["index"] == UNMEASURED and doc["value"] is None and doc["sharpness"] is None
     assert doc["mean"] == pytest.approx(expect["mean"]) and doc["n"] == expect["n"] > 0
 
@@ -158,7 +158,17 @@ def test_cli_search_of_one_run_prints_no_nan_std(
     v = np.linspace(10, 90, NB201.size)
     keys = [MetricKey("cifar100", "x-valid", 200), MetricKey("cifar100", "x-test", 200)]
     path = str(save_table(Table(NB201, {(k, None): v for k in keys}), tmp_path / "t.nb201"))
-    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--epochs", "200", "--n", "5"]
+    argv = [
+        "search",
+        "--algo",
+        "rs",
+        "--protocol",
+        "fixed-n",
+        "--search-epochs",
+        "200",
+        "--fixed-n",
+        "5",
+    ]
     assert main([*argv, "--runs", "1", "--jobs", "1", "--table", path]) == 0
     out = capsys.readouterr().out
     assert "nan" not in out and "± -" not in out and re.search(r"\d\.\d\d \(n=1,", out)
@@ -180,7 +190,7 @@ def test_cli_search_with_no_run_reporting_a_value_is_one_line_exit_2(
     # run (each query of one would be charged and read NaN); the demo's landscape part stands
     argv = [command, "--runs", "3", *json_flag, "--table", _three_measured(tmp_path)]
     if command == "search":
-        argv += ["--algo", "rs", "--protocol", "fixed-n", "--epochs", "200", "--jobs", "1"]
+        argv += ["--algo", "rs", "--protocol", "fixed-n", "--search-epochs", "200", "--jobs", "1"]
     unmeasured = "15,622 of the 15,625 architectures have no cifar10/ori-test@200ep:accuracy value"
     if command == "search":
         assert main(argv) == 2
@@ -205,7 +215,7 @@ def test_cli_record_shows_a_seed_value_where_the_mean_is_missing(
     assert main(["record", str(SEEDS_ONLY), "--json", "--table", str(table_path)]) == 0
     doc = json.loads(capsys.readouterr().out)
     (entry,) = [e for e in doc["entries"] if e["split"] == "ori-test"]
-    assert entry["value"] is None and entry["seeds"] == {"1": 42.0}
+    assert entry["value"] is None and entry["seed_values"] == {"1": 42.0}
     assert str(KEY) not in doc["not_measured"]
 
 

@@ -57,7 +57,7 @@ def test_arch_text_that_int_rejects(arch: str) -> None:
         ["reproduce", "--quick", "--out", "OUT", "--search-epochs", "abc"],
         ["search", "--algo", "rs", "--runs", "0"],
         ["demo", "--top", "-1"],
-        ["census", "--pairs", "2", "--top", "2", "--seed", "-1"],
+        ["census", "--pairs", "2", "--top-k", "2", "--pair-seed", "-1"],
         ["import", "analognas", "--force", "--out", ""],
         ["import", "analognas", "--force", "--out", "."],
         ["import", "analognas", "--force", "--out", "FILE"],
@@ -86,7 +86,7 @@ def test_bad_values_are_one_line_exit_2(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["census", "--pairs", "2", "--top", "2"],
+        ["census", "--pairs", "2", "--top-k", "2"],
         ["search", "--algo", "rs", "--runs", "2"],
         ["demo", "--runs", "2"],
         ["reproduce", "--quick", "--runs", "2", "--out", "OUT"],
@@ -97,8 +97,9 @@ def test_negative_seed_is_named_by_its_flag(
 ) -> None:
     # "seed must be >= 0" / "seed must be a non-negative int": the Python name, not --seed
     argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
-    line = one_line_exit_2(capsys, *argv, "--seed", "-1", "--table", str(table_path))
-    assert line.startswith("error: --seed must be"), line
+    flag = "--pair-seed" if argv[0] == "census" else "--seed"  # census's seed: its pair draw
+    line = one_line_exit_2(capsys, *argv, flag, "-1", "--table", str(table_path))
+    assert line.startswith(f"error: {flag} must be"), line
 
 
 @pytest.mark.parametrize("bad", ["DIR", "FILE/pairs.csv", "TABLE/table.parquet", ""])
@@ -111,7 +112,7 @@ def test_census_pairs_out_refused_up_front_and_nothing_lost(
     target = bad.replace("TABLE", str(table_path))
     if target and not target.startswith("/"):
         target = str(tmp_path / target)
-    argv = ["census", "--pairs", "2", "--top", "2", "--pairs-out", target]
+    argv = ["census", "--pairs", "2", "--top-k", "2", "--pairs-out", target]
     one_line_exit_2(capsys, *argv, "--table", str(table_path))
     assert (tmp_path / "FILE").read_text() == "precious"
     assert {p.name: p.read_bytes() for p in table_path.iterdir()} == before
@@ -123,7 +124,7 @@ def test_census_pairs_out_replaces_only_a_pairs_csv(
     # any existing file was overwritten: a results database became a CSV
     db = tmp_path / "results.sqlite"
     db.write_bytes(b"SQLite format 3\x00precious")
-    argv = ["census", "--pairs", "2", "--top", "2", "--table", str(table_path), "--pairs-out"]
+    argv = ["census", "--pairs", "2", "--top-k", "2", "--table", str(table_path), "--pairs-out"]
     line = one_line_exit_2(capsys, *argv, str(db))
     assert "exists and is not a census pairs CSV, which is never overwritten" in line, line
     assert db.read_bytes() == b"SQLite format 3\x00precious"
@@ -132,7 +133,7 @@ def test_census_pairs_out_replaces_only_a_pairs_csv(
     csv.touch()
     assert main([*argv, str(csv)]) == 0
     first = csv.read_text()
-    assert main([*argv, str(csv), "--seed", "1"]) == 0
+    assert main([*argv, str(csv), "--pair-seed", "1"]) == 0
     assert csv.read_text().split("\n")[0] == first.split("\n")[0]
     capsys.readouterr()
 
@@ -288,8 +289,8 @@ def test_arch_messages_do_not_mislead() -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--pairs", "0", "--top", "0"], "--pairs and --top are both 0"),
-        (["--top", "1"], "--top 1 makes no pair"),
+        (["--pairs", "0", "--top-k", "0"], "--pairs and --top-k are both 0"),
+        (["--top-k", "1"], "--top-k 1 makes no pair"),
     ],
 )
 def test_census_that_computes_nothing_is_refused(
@@ -306,7 +307,7 @@ def test_census_names_the_band_that_had_no_pair(
 
     # cifar10's values run from 10 to 90: A²M's band A (92.3 to 93.7) holds nothing
     argv = ["census", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200"]
-    argv += ["--pairs", "2", "--top", "2", "--table", str(table_path)]
+    argv += ["--pairs", "2", "--top-k", "2", "--table", str(table_path)]
     note = "group A has no pair: it holds 0 architectures in [92.3, 93.7]"
     assert main(argv) == 0
     out = capsys.readouterr().out

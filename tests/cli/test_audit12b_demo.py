@@ -48,11 +48,11 @@ def test_partial_demo_rows_carry_their_measured_neighbour_count() -> None:
     values = table.vector_for(KEY)
     for b in out["best"]:
         nb = NB201.neighbours(1).of(b["index"])
-        assert b["nbhd_n"] == int((~np.isnan(values[nb])).sum())
+        assert b["n"] == int((~np.isnan(values[nb])).sum())
     # the centre has all its neighbours measured, the next best (its neighbours) a few
-    assert out["best"][0]["nbhd_n"] == 24 and out["best"][1]["nbhd_n"] < 24
+    assert out["best"][0]["n"] == 24 and out["best"][1]["n"] < 24
     f = out["flattest_of_top_1pct"]
-    assert f["nbhd_n"] < 24 and f["pool"] == 27
+    assert f["n"] < 24 and f["pool"] == 27
     # the pool as it is: every measured cell, not "the top 1 %"
     assert "top 27 of the 27 measured cells" in f["meaning"]
     assert "top 1 %" not in f["meaning"] and "measured radius-1 neighbours" in f["meaning"]
@@ -146,6 +146,6 @@ def test_train_json_rows_name_the_network_size(
                 "--data-root", str(root), "--device", "cpu", "--executor", "inline",
                 "--C", c, "--N", "1", "--threads", "1", "--db", str(db), "--json"]  # fmt: skip
         assert main(argv) == 0
-        spaces.append(json.loads(capsys.readouterr().out)["runs"][0]["space"])
+        spaces.append(json.loads(capsys.readouterr().out)["runs"][0]["space_key"])
     # as import --space takes it
     assert spaces == ["nb201@C2N1#faithful", "nb201@C3N1#faithful"]

@@ -55,12 +55,25 @@ def test_each_refusal_s_fix_leads_to_a_fixed_n_search_of_a_trained_table(
 ) -> None:
     path = _save(_cifar10_valid(like, 1, space_key="nb201@C2N1#faithful"), folder, "one")
     line = one_line_exit_2(capsys, *SEARCH, "--table", path)
-    assert line.endswith("use a query budget instead (--protocol fixed-n --n N)"), line
+    assert line.endswith("use a query budget instead (--protocol fixed-n --fixed-n N)"), line
     # followed: it said "has no 200-epoch accuracy to search; it has ...", with no fix
-    line = one_line_exit_2(capsys, *SEARCH, "--table", path, "--protocol", "fixed-n", "--n", "5")
-    assert line.endswith("it has them at 1 epochs; pass one of those epochs (--epochs)"), line
+    line = one_line_exit_2(
+        capsys, *SEARCH, "--table", path, "--protocol", "fixed-n", "--fixed-n", "5"
+    )
+    assert line.endswith("it has them at 1 epochs; pass one of those epochs (--search-epochs)"), (
+        line
+    )
     code, out, err = run(
-        capsys, *SEARCH, "--table", path, "--protocol", "fixed-n", "--n", "5", "--epochs", "1"
+        capsys,
+        *SEARCH,
+        "--table",
+        path,
+        "--protocol",
+        "fixed-n",
+        "--fixed-n",
+        "5",
+        "--search-epochs",
+        "1",
     )
     assert code == 0, err
     assert "search cifar10-valid/x-valid@1ep:accuracy" in out
@@ -74,18 +87,28 @@ def test_fixed_n_searches_x_valid_not_the_test_split_beside_it(
     # it searched cifar10-valid/ori-test@200 (OPTIMISTIC) although x-valid@200 was there
     code, out, err = run(capsys, *SEARCH, "--table", path, "--protocol", "fixed-n", "--json")
     assert code == 2 and not out
-    assert err.strip().endswith("it has them at 200 epochs; pass one of those epochs (--epochs)")
+    assert err.strip().endswith(
+        "it has them at 200 epochs; pass one of those epochs (--search-epochs)"
+    )
     # and with --epochs 12 it said the table "has no validation split"
     line = one_line_exit_2(
-        capsys, *SEARCH, "--table", path, "--protocol", "fixed-n", "--epochs", "12"
+        capsys, *SEARCH, "--table", path, "--protocol", "fixed-n", "--search-epochs", "12"
     )
     assert "no validation split" not in line and "it has them at 200 epochs" in line, line
     code, out, err = run(
-        capsys, *SEARCH, "--table", path, "--protocol", "fixed-n", "--epochs", "200", "--json"
+        capsys,
+        *SEARCH,
+        "--table",
+        path,
+        "--protocol",
+        "fixed-n",
+        "--search-epochs",
+        "200",
+        "--json",
     )
     assert code == 0, err
     (row,) = json.loads(out)["results"]
-    assert row["search"] == "cifar10-valid/x-valid@200ep:accuracy"
+    assert row["search_key"] == "cifar10-valid/x-valid@200ep:accuracy"
     assert (row["dataset"], row["split"], row["optimistic"]) == ("cifar10-valid", "ori-test", False)
 
 
@@ -134,10 +157,12 @@ def test_built_in_budgets_are_refused_on_times_of_another_scale(
         assert "holds times on another scale (cifar10-valid/train@200ep:time_s: a median of " in (
             line
         )
-        assert line.endswith("use a query budget instead (--protocol fixed-n --n N)"), line
+        assert line.endswith("use a query budget instead (--protocol fixed-n --fixed-n N)"), line
     line = one_line_exit_2(capsys, "reproduce", "--quick", "--out", str(tmp_path), "--table", path)
     assert line.endswith("use a query budget instead (--fixed-n N --protocols fixed-n)"), line
-    code, out, err = run(capsys, *SEARCH, "--table", path, "--protocol", "fixed-n", "--n", "10")
+    code, out, err = run(
+        capsys, *SEARCH, "--table", path, "--protocol", "fixed-n", "--fixed-n", "10"
+    )
     assert code == 0 and "10 queries charged" in out, err
 
 
@@ -148,13 +173,13 @@ def test_reproduce_names_its_table_and_its_wall_clock_time(
     path = _save(like, folder, "like")
     code, out, err = run(capsys, "info", "--table", path, "--json")
     assert code == 0, err
-    digest = json.loads(out)["sha256"]
+    digest = json.loads(out)["table_sha256"]
     argv = ["reproduce", "--quick", "--runs", "4", "--jobs", "1", "--table", path]
     code, out, err = run(capsys, *argv, "--out", str(tmp_path / "o"), "--json")
     assert code == 0, err
     payload = json.loads(out)
     # it named no table: a synthetic table's report read as NB201's
-    assert (payload["table"], payload["table_sha256"]) == ("synthetic nb201-like", digest)
+    assert (payload["source"], payload["table_sha256"]) == ("synthetic nb201-like", digest)
     head = (tmp_path / "o" / "report.md").read_text().splitlines()
     assert head[2] == f"Table: synthetic nb201-like, table.parquet sha256 {digest}.", head[:4]
     # "seconds" was the command's wall-clock time here, and simulated time in search's rows
@@ -169,4 +194,4 @@ def test_search_json_s_wall_clock_time_is_wall_seconds(
     assert code == 0, err
     payload = json.loads(out)
     assert "seconds" not in payload and payload["wall_seconds"] >= 0
-    assert all(r["seconds"] > 0 for r in payload["results"])  # simulated, per row
+    assert all(r["simulated_seconds"] > 0 for r in payload["results"])  # simulated, per row

@@ -97,7 +97,9 @@ def test_direction_is_printed(capsys: pytest.CaptureFixture[str], table_path: Pa
     assert run(capsys, *argv)[1].splitlines()[0].endswith(f"accuracy, higher is better{stored}")
     out = run(capsys, *argv, "--lower-is-better")[1]
     assert out.splitlines()[0].endswith(f"accuracy, lower is better{stored}")
-    out = run(capsys, "census", *VALID, "--pairs", "0", "--top", "3", "--table", str(table_path))[1]
+    out = run(capsys, "census", *VALID, "--pairs", "0", "--top-k", "3", "--table", str(table_path))[
+        1
+    ]
     assert f"cifar100/x-valid@200 accuracy (higher is better{stored})" in out
     out = run(
         capsys,
@@ -105,7 +107,7 @@ def test_direction_is_printed(capsys: pytest.CaptureFixture[str], table_path: Pa
         *VALID,
         "--pairs",
         "0",
-        "--top",
+        "--top-k",
         "3",
         "--lower-is-better",
         "--table",
@@ -117,25 +119,25 @@ def test_direction_is_printed(capsys: pytest.CaptureFixture[str], table_path: Pa
 def test_census_seed_is_the_pair_draws_and_refused_without_a_draw(
     capsys: pytest.CaptureFixture[str], table_path: Path
 ) -> None:
-    top = ("census", *VALID, "--pairs", "0", "--top", "3", "--table", str(table_path))
-    code, out, err = run(capsys, *top, "--seed", "5")
+    top = ("census", *VALID, "--pairs", "0", "--top-k", "3", "--table", str(table_path))
+    code, out, err = run(capsys, *top, "--pair-seed", "5")
     assert code == 2 and out == ""
     assert (
         err.strip()
-        == "error: --seed seeds the band pair draw, and --pairs 0 draws none; drop --seed"
+        == "error: --pair-seed seeds the band pair draw, and --pairs 0 draws none; drop --pair-seed"
     )
     code, out, _ = run(capsys, *top)
     stored = "; value: the table's one stored value per cell (no per-seed values)"
     assert code == 0 and "pair-draw seed" not in out and stored in out
     doc = json.loads(run(capsys, *top, "--json")[1])
     # the top-K pairs lie at distances 1, 2, ...: no distance was asked for, nor a seed used
-    assert doc["distance"] is None and doc["datasets"][0]["seed"] is None
-    bands = ("census", *TEST, "--pairs", "3", "--top", "2", "--table", str(table_path))
-    out = run(capsys, *bands, "--seed", "5")[1]
+    assert doc["distance"] is None and doc["datasets"][0]["pair_seed"] is None
+    bands = ("census", *TEST, "--pairs", "3", "--top-k", "2", "--table", str(table_path))
+    out = run(capsys, *bands, "--pair-seed", "5")[1]
     # cifar100 is A²M's second dataset: seed + 1, named alone or drawn beside the others
     assert f"cifar100/x-test@200 accuracy (higher is better, pair-draw seed 6{stored})" in out
-    doc = json.loads(run(capsys, *bands, "--seed", "5", "--json")[1])
-    assert doc["distance"] == 3 and doc["datasets"][0]["seed"] == 6
+    doc = json.loads(run(capsys, *bands, "--pair-seed", "5", "--json")[1])
+    assert doc["distance"] == 3 and doc["datasets"][0]["pair_seed"] == 6
 
 
 def test_pairs_out_names_the_key_and_says_where_it_went(
@@ -143,7 +145,7 @@ def test_pairs_out_names_the_key_and_says_where_it_went(
 ) -> None:
     # like the other --out options, missing folders are created; the text says where
     target = tmp_path / "new" / "pairs.csv"
-    argv = ("census", *TEST, "--pairs", "3", "--top", "2", "--table", str(table_path))
+    argv = ("census", *TEST, "--pairs", "3", "--top-k", "2", "--table", str(table_path))
     out = run(capsys, *argv, "--pairs-out", str(target))[1]
     frame = pd.read_csv(target)
     assert out.splitlines()[-1] == f"{len(frame)} pairs written to {target}"  # after the census
@@ -184,9 +186,9 @@ def test_pairs_out_writes_through_a_link_as_import_out_does(
     real = tmp_path / "runs" / "pairs.csv"
     link = tmp_path / "latest.csv"
     link.symlink_to(real)  # dangling: the write creates the file it names
-    argv = ("census", *TEST, "--pairs", "3", "--top", "2", "--table", str(table_path))
+    argv = ("census", *TEST, "--pairs", "3", "--top-k", "2", "--table", str(table_path))
     for seed in ("1", "2"):
-        code, _, err = run(capsys, *argv, "--seed", seed, "--pairs-out", str(link))
+        code, _, err = run(capsys, *argv, "--pair-seed", seed, "--pairs-out", str(link))
         assert code == 0, err
         assert link.is_symlink() and os.readlink(link) == str(real)
         assert real.read_bytes() == link.read_bytes() and len(pd.read_csv(real)) > 0

@@ -66,7 +66,7 @@ def test_barrier_across_an_unmeasured_midpoint_names_the_lowest_an_upper_bound(
     low = doc["barriers"]["lowest"]
     assert low["name"] == doc["path"]["name"] == BOUND
     assert low["upper_bound"] is True and low["unmeasured"] == 1
-    assert low["barrier"] == 4.0 and low["above_worse_endpoint"] == 4.0 and low["length"] == 2
+    assert low["barrier"] == 4.0 and low["above_worse"] == 4.0 and low["length"] == 2
     assert doc["lowest_note"] == NOTE.removeprefix("note: ")
     # the bound is real: measured, the midpoint joins the pair with no barrier at all
     full = PARTIAL.copy()
@@ -107,7 +107,7 @@ def test_connected_only_counts_only_the_cells_its_search_could_cross(
     doc = json.loads(run(capsys, *args, "--json")[1])
     assert doc["barriers"]["lowest"]["unmeasured"] == 1
     # an upper bound, or exact where it reaches the worse endpoint (which no path avoids)
-    beyond = doc["barriers"]["lowest"]["above_worse_endpoint"] > 0
+    beyond = doc["barriers"]["lowest"]["above_worse"] > 0
     exact = "(exact though 1 cell is unmeasured: at the worse endpoint)"
     assert doc["barriers"]["lowest"]["name"] == (BOUND if beyond else f"{WHOLE} {exact}")
     assert doc["barriers"]["lowest"]["upper_bound"] is beyond
@@ -133,7 +133,7 @@ def test_census_on_a_partly_measured_table_notes_the_lowest_is_an_upper_bound(
 ) -> None:
     table = _save(CUBE, PARTIAL, tmp_path / "p")
     csv = tmp_path / "pairs.csv"
-    args = ("census", *KEY10, "--table", table, "--pairs", "0", "--top", "3")
+    args = ("census", *KEY10, "--table", table, "--pairs", "0", "--top-k", "3")
     argv = (*args, "--nan-policy", "omit", "--pairs-out", str(csv))
     code, out, err = run(capsys, *argv)
     assert code == 0 and err == "", err
@@ -155,7 +155,7 @@ def test_census_on_a_fully_measured_table_keeps_its_output(
     full[1] = 1.0
     table = _save(CUBE, full, tmp_path / "f")
     csv = tmp_path / "pairs.csv"
-    args = ("census", *KEY10, "--table", table, "--pairs", "0", "--top", "3")
+    args = ("census", *KEY10, "--table", table, "--pairs", "0", "--top-k", "3")
     code, out, _ = run(capsys, *args, "--pairs-out", str(csv))
     assert code == 0 and "upper bound" not in out and "measured cells" not in out
     assert pd.read_csv(csv).columns[-1] == "no_barrier"  # no column added

@@ -67,4 +67,4 @@ def test_flatness_refuses_a_cell_named_twice(
         capsys, *key, "--arch", "5", "--arch", "6", "--json", "--table", table_path
     )
     assert code == 0, err
-    assert [r["index"] for r in json.loads(out)["archs"]] == [5, 6]
+    assert [r["index"] for r in json.loads(out)["rows"]] == [5, 6]

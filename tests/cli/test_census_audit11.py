@@ -64,7 +64,7 @@ def test_census_with_no_pair_names_only_options_the_command_has(
 ) -> None:
     # it said "move or widen the bands, or choose other values": with --pairs 0 no band is
     # drawn, no option moves one, and "other values" named nothing the command takes
-    argv = ("census", "--pairs", "0", "--top", "2", "--dataset", "cifar10", "--split")
+    argv = ("census", "--pairs", "0", "--top-k", "2", "--dataset", "cifar10", "--split")
     line = one_line_exit_2(capsys, *argv, "ori-test", "--epochs", "1", *extra,
                            "--table", one_cell_table)  # fmt: skip
     assert line.startswith("error: no pair to compute: top-k: fewer than 2")
@@ -85,7 +85,7 @@ def test_census_with_no_connected_pair_names_dropping_connected_only(
     assert not NB201.connected[10] and NB201.connected[13047]
     key = MetricKey("cifar10", "ori-test", 1)
     table = str(save_table(Table(NB201, {(key, None): f}), tmp_path / "c.nb201"))
-    argv = ("census", "--pairs", "0", "--top", "2", "--dataset", "cifar10", "--split",
+    argv = ("census", "--pairs", "0", "--top-k", "2", "--dataset", "cifar10", "--split",
             "ori-test", "--epochs", "1", "--table", table)  # fmt: skip
     line = one_line_exit_2(capsys, *argv, "--connected-only")
     assert "fewer than 2 connected architectures are measured; drop --connected-only, or " in line

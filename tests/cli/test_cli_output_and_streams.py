@@ -47,7 +47,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     [
         ("flatness", *TINY, "--higher-is-better", "--top", "3"),
         ("barrier", "6111", "11472", *TINY, "--higher-is-better"),
-        ("census", *TINY, "--higher-is-better", "--pairs", "0", "--top", "5"),
+        ("census", *TINY, "--higher-is-better", "--pairs", "0", "--top-k", "5"),
     ],
 )
 def test_small_values_are_shown_as_measured(
@@ -139,6 +139,6 @@ def test_odd_numbers_read_as_what_they_are(
         "--table", tiny_table, "--json",
     )  # fmt: skip
     assert code == 0 and '"quantile": 0.0' in out and "-0" not in out  # labelled q-0
-    code, _, err = _run(capsys, "census", *acc, "--pairs", "2", "--top", "2", "--distance", "-1", "--table", tiny_table)  # fmt: skip
+    code, _, err = _run(capsys, "census", *acc, "--pairs", "2", "--top-k", "2", "--distance", "-1", "--table", tiny_table)  # fmt: skip
     # "band pairs at distance -1: ... no two lie farther apart"
     assert code == 2 and "--distance -1 is negative" in err

@@ -100,7 +100,7 @@ def test_info_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> None
     code, out, _ = run(capsys, "info", "--table", str(table_path), "--json")
     payload = json.loads(out)
     assert code == 0 and payload["source"] == "cli-test" and payload["archs"] == 15625
-    assert payload["keys"][0]["seeds"] == "0,1" and len(payload["sha256"]) == 64
+    assert payload["keys"][0]["stored_seeds"] == [0, 1] and len(payload["table_sha256"]) == 64
 
 
 @pytest.mark.parametrize(

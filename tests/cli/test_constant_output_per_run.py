@@ -129,7 +129,9 @@ def test_info_and_record_count_a_cell_trained_on_some_runs(
     code, out, _ = run(capsys, "record", str(CHANCE), "--json", "--table", str(imported))
     payload = json.loads(out)
     assert payload["constant_output"] is True
-    assert payload["constant_output_runs"] == [{"dataset": "cifar10", "epochs": 2, "seed": 1}]
+    assert payload["constant_output_runs"] == [
+        {"dataset": "cifar10", "epochs": 2, "stored_seed": 1}
+    ]
     code, out, _ = run(capsys, "record", str(CHANCE), "--table", str(imported))
     assert (
         "  stand-in: constant output (disconnected cell, not trained): cifar10@2ep seed id 1 is "
@@ -203,7 +205,7 @@ def test_an_old_flat_list_means_every_run_of_its_cells(
     path = str(save_table(table, tmp_path / "old.nb201"))
     code, out, _ = run(capsys, "record", str(CHANCE), "--json", "--table", path)
     assert code == 0 and json.loads(out)["constant_output_runs"] == [
-        {"dataset": "cifar10", "epochs": e, "seed": s} for e, s in ((1, 1), (2, 1), (2, 2))
+        {"dataset": "cifar10", "epochs": e, "stored_seed": s} for e, s in ((1, 1), (2, 1), (2, 2))
     ]
     # the tidy form flags it on every run, a row of NaN where a run has no value of it; read
     # back, one record per run: the same meaning

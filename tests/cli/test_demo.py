@@ -24,10 +24,12 @@ def test_demo_summary_on_default(default_table: Table) -> None:
     assert values == sorted(values, reverse=True)
     assert values[0] == pytest.approx(np.nanmax(acc))
     nb = default_table.space.neighbours(1).of(out["best"][0]["index"])
-    assert out["best"][0]["nbhd_mean"] == pytest.approx(acc[nb].mean())
+    assert out["best"][0]["mean"] == pytest.approx(acc[nb].mean())
     assert 1 <= out["local_optima"] < default_table.space.size
     rows = out["search"]["rows"]
-    assert {r["algorithm"] for r in rows} == {"RS", "NA-RS"} and all(r["n"] == 10 for r in rows)
+    assert {r["algorithm"] for r in rows} == {"rs", "na-rs[r1,mean,self,free]"} and all(
+        r["n"] == 10 for r in rows
+    )
     # the embedded table has no validation split: the search is flagged as optimistic
     assert any("OPTIMISTIC" in n for n in out["search"]["notes"])
     again = demo_summary(default_table, top=3, runs=10, seed=1)
@@ -84,11 +86,11 @@ def test_demo_prints_paired_difference_with_ci(
     assert "95 % bootstrap CI [" in line and "points" in line
     payload = demo_summary(default_table, top=2, runs=20, seed=0)
     (p,) = payload["search"]["paired_difference"]
-    lo, hi = p["ci95"]
-    assert lo <= p["mean"] <= hi and p["n"] == 20
+    lo, hi = p["ci_lo"], p["ci_hi"]
+    assert lo <= p["diff"] <= hi and p["n"] == 20
     rows = {r["algorithm"]: r["mean"] for r in payload["search"]["rows"]}
     # the mean of paired differences is the difference of means when every run is paired
-    assert p["mean"] == pytest.approx(rows["NA-RS"] - rows["RS"])
+    assert p["diff"] == pytest.approx(rows["na-rs[r1,mean,self,free]"] - rows["rs"])
 
 
 def test_demo_names_the_benchmark(capsys: pytest.CaptureFixture[str], default_table: Table) -> None:
@@ -140,7 +142,7 @@ def test_demo_uses_table_env(
     monkeypatch.setenv("NB201_FLAT_TABLE", str(tmp_path / "t"))
     assert main(["demo", "--runs", "3", "--top", "1", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["table"] == "my-own-table" and payload["benchmark"] == "table my-own-table"
+    assert payload["source"] == "my-own-table" and payload["benchmark"] == "table my-own-table"
 
 
 def test_demo_result_is_frozen_with_one_line_repr(default_table: Table) -> None:
@@ -168,7 +170,7 @@ def test_demo_prints_no_nan_on_a_half_measured_table(
     path = save_table(Table(NB201, data, source="holes"), tmp_path / "t.nb201")
     assert main(["demo", "--runs", "5", "--top", "2", "--table", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "NA-RS" in out and "nan" not in out.lower()
+    assert "na-rs[" in out and "nan" not in out.lower()  # a row of NA-RS's, search's label
 
 
 def test_demo_on_a_table_whose_two_best_no_path_joins(

@@ -55,9 +55,9 @@ def test_agg_std_score_ranks_the_flattest_spread_first(
         code, out, _ = run(capsys, table_path, *args, "--metric", metric, "--json")
         assert code == 0
         payload = json.loads(out)
-        scores = [r["score"] for r in payload["archs"]]
+        scores = [r["score"] for r in payload["rows"]]
         assert scores == sorted(scores) and scores[0] < scores[-1]
-        assert [r["score"] for r in payload["archs"]] == [r["std"] for r in payload["archs"]]
+        assert [r["score"] for r in payload["rows"]] == [r["std"] for r in payload["rows"]]
         assert payload["sort_order"] == "lowest first"
     code, out, _ = run(capsys, table_path, *args)
     assert code == 0 and "sorted by score, lowest first" in out.splitlines()[1]
@@ -137,7 +137,7 @@ def test_ranking_a_cost_is_refused_until_a_direction_is_given(
     assert "'time_s' has no natural ranking direction" in err and "--higher-is-better" in err
     for flag, order in (("--higher-is-better", -1), ("--lower-is-better", 1)):
         code, out, _ = run(capsys, table_path, *args, flag, "--json")
-        values = [r["value"] for r in json.loads(out)["archs"]]
+        values = [r["value"] for r in json.loads(out)["rows"]]
         assert code == 0 and values == sorted(values, key=lambda v: order * v)
         code, out, _ = run(capsys, table_path, *args, flag)
         assert f"({flag})" in out.splitlines()[0]

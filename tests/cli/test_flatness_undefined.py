@@ -96,7 +96,7 @@ def test_a_single_measured_neighbour_has_no_std(
     capsys: pytest.CaptureFixture[str], table_path: str
 ) -> None:
     doc = _listing(capsys, table_path, "--agg", "std")
-    rows = {r["index"]: r for r in doc["archs"]}
+    rows = {r["index"]: r for r in doc["rows"]}
     assert [rows[c]["n"] for c in (A, B, C, D)] == [0, 1, 2, 2]
     assert rows[B]["mean"] == 50.0 and rows[B]["std"] is None and rows[B]["score"] is None
     assert rows[C]["std"] == pytest.approx(5.0) and rows[D]["std"] == pytest.approx(0.0)
@@ -116,11 +116,11 @@ def test_a_spread_ranks_only_the_rows_that_have_one(
     # B's one neighbour gave std 0.0000: it ranked as the flattest
     doc = _listing(capsys, table_path, *argv)
     column = argv[-1]
-    assert [r["index"] for r in doc["archs"]] == [D, C, A, B]  # unranked last, as listed
-    assert [r[column] for r in doc["archs"]][2:] == [None, None]
+    assert [r["index"] for r in doc["rows"]] == [D, C, A, B]  # unranked last, as listed
+    assert [r[column] for r in doc["rows"]][2:] == [None, None]
     assert doc["unranked"] == 2
     first = _listing(capsys, table_path, *argv, "--limit", "1")
-    assert [r["index"] for r in first["archs"]] == [D] and first["unranked"] == 2
+    assert [r["index"] for r in first["rows"]] == [D] and first["unranked"] == 2
     code, out, _ = run(capsys, "flatness", *KEY, "--top", "4", *argv, "--table", table_path)
     assert code == 0
     assert (
@@ -143,10 +143,10 @@ def test_a_row_without_a_neighbourhood_mean_is_not_ranked(
     capsys: pytest.CaptureFixture[str], table_path: str
 ) -> None:
     doc = _listing(capsys, table_path, "--sort-by", "mean")
-    assert [r["index"] for r in doc["archs"]] == [D, C, B, A] and doc["unranked"] == 1
+    assert [r["index"] for r in doc["rows"]] == [D, C, B, A] and doc["unranked"] == 1
     assert _listing(capsys, table_path)["unranked"] is None  # nothing sorted
     doc = _listing(capsys, table_path, "--sort-by", "mean", "--limit", "1")
-    assert [r["index"] for r in doc["archs"]] == [D]
+    assert [r["index"] for r in doc["rows"]] == [D]
     code, out, _ = run(
         capsys, "flatness", *KEY, "--top", "4", "--sort-by", "mean", "--table", table_path
     )

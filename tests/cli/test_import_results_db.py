@@ -111,7 +111,7 @@ def test_seed_policies_name_training_seeds_after_import(
     assert err.startswith("error: seed 0 is not stored") and "stored seeds: [1, 2, 777]" in err
     code, out, _ = run(capsys, "record", "7", "--table", str(table), "--json")
     entry = next(e for e in json.loads(out)["entries"] if e["split"] == "ori-test")
-    assert code == 0 and entry["seeds"] == {"1": 91.0, "2": 92.0, "777": 90.0}
+    assert code == 0 and entry["seed_values"] == {"1": 91.0, "2": 92.0, "777": 90.0}
 
 
 # -- a retrained table's network size survives the tidy long format ---------------------------

@@ -41,7 +41,7 @@ def test_flatness_top_json(capsys: pytest.CaptureFixture[str], table_path: Path)
     code, out, _ = run(capsys, "flatness", *KEY, "--top", "3", "--table", str(table_path), "--json")
     assert code == 0
     payload = json.loads(out)
-    archs = payload["archs"]
+    archs = payload["rows"]
     assert len(archs) == 3
     best = NB201.from_ops(["nor_conv_3x3"] * 6).index
     assert archs[0]["index"] == best and archs[0]["value"] == 60.0
@@ -98,7 +98,7 @@ def test_flatness_text_shows_the_score_it_sorts_by(
     head, _legend, *rows = out.splitlines()[2:]  # below the key and neighbourhood lines
     assert head.split()[-2:] == ["score", "arch"]
     _, js, _ = run(capsys, *args, *agg, "--json")
-    want = [f"{r['score']:.4f}" for r in json.loads(js)["archs"]]
+    want = [f"{r['score']:.4f}" for r in json.loads(js)["rows"]]
     assert [r.split()[-2] for r in rows] == want and len(want) == 4
     assert "score: r1,q0.1,noself" in out.splitlines()[1]
     code, out, _ = run(capsys, *args)  # no --agg: no score column
@@ -127,12 +127,13 @@ def test_barrier_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> N
     full = json.loads(out)
     p = full["path"]  # the path printed: the lowest (through measured cells) by default
     assert p["name"] == LOWEST
-    assert p["path"][0] == NB201.arch(a).to_str() and p["path"][-1] == NB201.arch(b).to_str()
-    assert len(p["values"]) == len(p["path"])
+    steps = p["arch_path"]
+    assert steps[0] == NB201.arch(a).to_str() and steps[-1] == NB201.arch(b).to_str()
+    assert len(p["values"]) == len(steps)
     assert p["barrier"] == pytest.approx(
         0.5 * (p["values"][0] + p["values"][-1]) - min(p["values"])
     )
-    assert len(p["path"]) == NB201.hamming(a, b) + 1  # fewest steps by default here
+    assert len(steps) == NB201.hamming(a, b) + 1  # fewest steps by default here
     assert "barrier" not in full  # no unnamed top-level barrier
     named = full["barriers"]
     assert named["lowest"]["barrier"] == p["barrier"]
@@ -146,8 +147,8 @@ def test_barrier_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> N
     }
     half = abs(full["value_a"] - full["value_b"]) / 2
     for name in ("best_shortest", "worst_shortest", "mean_path", "lowest"):
-        assert named[name]["above_worse_endpoint"] == pytest.approx(named[name]["barrier"] - half)
-    assert "above_worse_endpoint" not in named["a2m_code_54ce096"]
+        assert named[name]["above_worse"] == pytest.approx(named[name]["barrier"] - half)
+    assert "above_worse" not in named["a2m_code_54ce096"]
     assert (
         named["lowest"]["barrier"]
         <= named["best_shortest"]["barrier"]
@@ -172,7 +173,7 @@ def test_barrier_json(capsys: pytest.CaptureFixture[str], table_path: Path) -> N
     )
     full_s = json.loads(out)
     s = full_s["path"]
-    assert code == 0 and len(s["path"]) == NB201.hamming(a, b) + 1
+    assert code == 0 and len(s["arch_path"]) == NB201.hamming(a, b) + 1
     assert s["barrier"] >= p["barrier"]
     assert s["name"] == "best shortest path"
     assert s["barrier"] == pytest.approx(full_s["barriers"]["best_shortest"]["barrier"])
@@ -278,7 +279,7 @@ def test_barrier_beyond_the_worse_endpoint_is_never_below_zero(
     code, out, _ = run(capsys, *args, "--json")
     named = json.loads(out)["barriers"]
     for name in ("best_shortest", "worst_shortest", "mean_path", "lowest"):
-        assert named[name]["above_worse_endpoint"] == 0.0, name
+        assert named[name]["above_worse"] == 0.0, name
     code, out, _ = run(capsys, *args)
     assert code == 0 and "-0.0000" not in out and "0.0000" in out
 
@@ -402,7 +403,17 @@ def test_census_nan_policy_omit_reports_what_it_left_out(
     from nb201_flat.storage import load_saved_table
 
     csv = tmp_path / "pairs.csv"
-    args = ("census", "--table", str(partial_path), "--pairs", "50", "--top", "8", "--seed", "3")
+    args = (
+        "census",
+        "--table",
+        str(partial_path),
+        "--pairs",
+        "50",
+        "--top-k",
+        "8",
+        "--pair-seed",
+        "3",
+    )
     code, out, _ = run(capsys, *args, "--nan-policy", "omit", "--json", "--pairs-out", str(csv))
     assert code == 0
     p = json.loads(out)
@@ -435,27 +446,25 @@ def test_census_nan_policy_omit_reports_what_it_left_out(
     for g, c in [*d["excluded"].items(), *d["omitted"].items()]:
         assert f"group {g}: {describe_left_out(c, '--nan-policy omit')}" in d["notes"]
     code, text, _ = run(capsys, *args, "--nan-policy", "omit")
-    assert code == 0 and "pairs without a barrier omitted" in text.splitlines()[0]
+    assert code == 0 and "pairs no measured path joins" in text.splitlines()[0]
     assert "note: group top-k: " in text and "unmeasured architecture lies on" in text
 
 
-def test_census_nan_policy_omit_on_a_full_table_changes_nothing(
+def test_census_nan_policy_on_a_full_table_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    # every pair has a barrier there: either policy would act on none (both drew the same
+    # pairs, under a header saying pairs without one were omitted); the library's census
+    # takes either (tests/landscape/test_census.py)
     v = np.random.default_rng(9).uniform(70.0, 95.0, NB201.size)
     path = save_table(Table(NB201, {(MetricKey(*C10), None): v}, source="full"), tmp_path / "f")
-    out = {}
     for policy in ("raise", "omit"):
         csv = tmp_path / f"{policy}.csv"
-        argv = ("census", "--table", str(path), "--pairs", "40", "--top", "6", "--json")
-        code, text, _ = run(capsys, *argv, "--nan-policy", policy, "--pairs-out", str(csv))
-        assert code == 0
-        p = json.loads(text)
-        assert p.pop("nan_policy") == policy
-        assert p.pop("pairs_out") == str(csv)  # a file of each policy's own
-        assert p["datasets"][0]["excluded"] == {} and p["datasets"][0]["omitted"] == {}
-        out[policy] = (p, csv.read_bytes())
-    assert out["omit"] == out["raise"]
+        argv = ("census", "--table", str(path), "--pairs", "40", "--top-k", "6", "--json")
+        code, text, err = run(capsys, *argv, "--nan-policy", policy, "--pairs-out", str(csv))
+        assert code == 2 and text == "" and err.count("\n") == 1, err
+        assert "--nan-policy" in err and "drop it" in err, err
+        assert not csv.exists()
 
 
 # -- census: A²M's bands only on the key they are of; the distance only of band pairs -----------
@@ -484,7 +493,7 @@ def test_census_band_pairs_on_a_key_the_bands_are_not_of_are_refused(
 ) -> None:
     # it drew nothing and said "group A has no pair: it holds 0 architectures in [69.3,
     # 70.7]" three times, exit 0: --pairs silently did nothing, or drew accuracy bands of a loss
-    args = ("census", *key, "--table", str(band_key_path), "--top", "3")
+    args = ("census", *key, "--table", str(band_key_path), "--top-k", "3")
     code, out, err = run(capsys, *args, "--pairs", "3")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "A²M's bands are of test accuracy at 200 epochs" in err
@@ -503,14 +512,14 @@ def test_census_band_key_fixes_lead_only_to_keys_the_table_has(
     capsys: pytest.CaptureFixture[str], table_path: Path, band_key_path: Path
 ) -> None:
     # the table lacks A²M's keys: the band key is not named, and --pairs 0 runs
-    args = ("census", *KEY, "--table", str(table_path), "--top", "3")
+    args = ("census", *KEY, "--table", str(table_path), "--top-k", "3")
     code, _, err = run(capsys, *args, "--pairs", "3")
     assert code == 2 and err.rstrip().endswith("pass --pairs 0 for the top K alone")
     assert run(capsys, *args, "--pairs", "0")[0] == 0
-    # with --top 0 too, "pass --pairs 0" led to the refusal of both being 0: --top K is named
-    top0 = ("census", *KEY, "--table", str(table_path), "--top", "0")
+    # with --top-k 0 too, "pass --pairs 0" led to the refusal of both being 0: --top-k K is named
+    top0 = ("census", *KEY, "--table", str(table_path), "--top-k", "0")
     code, _, err = run(capsys, *top0, "--pairs", "3")
-    assert code == 2 and err.rstrip().endswith("pass --pairs 0 --top K for the top K alone")
+    assert code == 2 and err.rstrip().endswith("pass --pairs 0 --top-k K for the top K alone")
     # --metric loss on A²M's test keys: "pass --pairs 0" then said "unknown metric 'loss'";
     # the missing key is named first, with "drop --metric" only where that key exists
     code, _, err = run(capsys, "census", "--metric", "loss", "--table", str(table_path))
@@ -549,10 +558,10 @@ def test_census_refuses_band_pairs_with_lower_is_better(
     # A²M's bands are accuracy bands: --lower-is-better drew them and ranked the cells upside down
     key = ("census", "--dataset", "cifar10", "--split", "ori-test", "--epochs", "200")
     args = (*key, "--table", str(two_cell_path), "--lower-is-better")
-    code, out, err = run(capsys, *args, "--pairs", "3", "--top", "0", "--distance", "1")
+    code, out, err = run(capsys, *args, "--pairs", "3", "--top-k", "0", "--distance", "1")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "A²M's bands are accuracy bands (higher is better), not for --lower-is-better" in err
-    code, out, _ = run(capsys, *args, "--pairs", "0", "--top", "2")  # the top K alone: as asked
+    code, out, _ = run(capsys, *args, "--pairs", "0", "--top-k", "2")  # the top K alone: as asked
     assert code == 0
 
 
@@ -563,14 +572,14 @@ def test_census_on_a_one_edge_space_checks_the_distance_of_band_pairs_only(
     args = (*key, "--table", str(two_cell_path))
     # no band pairs: the default distance 3 does not apply (it was refused: "distance must lie
     # in 1..1, got 3", and --distance 0 then "drop one of them")
-    code, out, _ = run(capsys, *args, "--pairs", "0", "--top", "2", "--json")
+    code, out, _ = run(capsys, *args, "--pairs", "0", "--top-k", "2", "--json")
     assert code == 0
     (res,) = json.loads(out)["datasets"]
     assert [(g["group"], g["pairs"]) for g in res["groups"]] == [("top-k", 1)]
     # band pairs: the default distance, or one the user gives, beyond the cell is refused
     for extra in ((), ("--distance", "2")):
-        code, out, err = run(capsys, *args, "--pairs", "3", "--top", "0", *extra)
+        code, out, err = run(capsys, *args, "--pairs", "3", "--top-k", "0", *extra)
         assert code == 2 and out == "" and err.count("\n") == 1
         assert "this space's cells have 1 edge" in err and "--distance 1..1" in err
-    code, out, _ = run(capsys, *args, "--pairs", "3", "--top", "0", "--distance", "1")
+    code, out, _ = run(capsys, *args, "--pairs", "3", "--top-k", "0", "--distance", "1")
     assert code == 0 and "\nA           1 " in out  # both cells lie in band A

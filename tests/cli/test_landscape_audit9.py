@@ -131,7 +131,7 @@ def test_census_top_k_alone_on_a_dataset_without_a2m_bands(
     v = np.random.default_rng(0).normal(50, 5, space.size)
     table = _save(space, {MetricKey("toy", "x-valid", 200): v}, tmp_path / "t")
     args = ("census", "--dataset", "toy", "--split", "x-valid", "--epochs", "200")
-    code, out, err = run(capsys, *args, "--pairs", "0", "--top", "3", "--table", table, "--json")
+    code, out, err = run(capsys, *args, "--pairs", "0", "--top-k", "3", "--table", table, "--json")
     assert code == 0 and err == "", err
     groups = json.loads(out)["datasets"][0]["groups"]
     assert [(g["group"], g["pairs"]) for g in groups] == [("top-k", 3)]
@@ -151,7 +151,7 @@ def no_none_table(tmp_path: Path) -> str:
     [
         ("flatness", "--top", "2"),
         ("barrier", "0", "5"),
-        ("census", "--pairs", "0", "--top", "3"),
+        ("census", "--pairs", "0", "--top-k", "3"),
     ],
 )
 def test_connected_only_without_none_is_refused_in_one_line(
@@ -186,15 +186,15 @@ def test_census_draws_a_dataset_alike_named_alone_or_beside_others(
         MetricKey("ImageNet16-120", "x-test", 200): rng.uniform(24, 48, NB201.size),
     }
     table = _save(NB201, keys, tmp_path / "t")
-    common = ("--pairs", "4", "--top", "0", "--seed", "7", "--table", table)
+    common = ("--pairs", "4", "--top-k", "0", "--pair-seed", "7", "--table", table)
     every, named = tmp_path / "every.csv", tmp_path / "named.csv"
     code, out, err = run(capsys, "census", *common, "--pairs-out", str(every), "--json")
     assert code == 0, err
-    seeds = {d["dataset"]: d["seed"] for d in json.loads(out)["datasets"]}
+    seeds = {d["dataset"]: d["pair_seed"] for d in json.loads(out)["datasets"]}
     assert seeds == {"cifar100": 8, "ImageNet16-120": 9}
     alone = ("--dataset", "cifar100", "--split", "x-test", "--epochs", "200")
     code, out, err = run(capsys, "census", *alone, *common, "--pairs-out", str(named), "--json")
     assert code == 0, err
-    assert json.loads(out)["datasets"][0]["seed"] == 8
+    assert json.loads(out)["datasets"][0]["pair_seed"] == 8
     a, b = pd.read_csv(every), pd.read_csv(named)
     pd.testing.assert_frame_equal(a[a["dataset"] == "cifar100"].reset_index(drop=True), b)

@@ -58,7 +58,7 @@ def test_reproduce_help_states_the_fewest_runs_of_a_verdict() -> None:
     ("flags", "budgets"),
     [
         (["--budget-scale", "3"], ["budget 36,000 s"]),  # 12,000 s x 3, at 12 epochs
-        (["--protocol", "fixed-n", "--n", "7"], ["budget 7 queries"] * 3),
+        (["--protocol", "fixed-n", "--fixed-n", "7"], ["budget 7 queries"] * 3),
     ],
 )
 def test_search_text_names_each_protocols_search_key_and_budget(

@@ -44,7 +44,7 @@ def test_barrier_census_and_constrained_say_what_values_they_read(
     table = ("--table", str(table_path))
     code, out, err = run(capsys, "barrier", "0", "1", *key, *table)
     assert code == 0 and out.splitlines()[0].endswith(f"is better; {words}"), err or out
-    code, out, err = run(capsys, "census", *key, "--pairs", "0", "--top", "3", *table)
+    code, out, err = run(capsys, "census", *key, "--pairs", "0", "--top-k", "3", *table)
     assert code == 0 and f"(higher is better; {words})" in out.splitlines()[1], err or out
     if key == STORED:  # the cost is stored for cifar100 only
         args = ("constrained", *key, "--cost", "params_mb", "--max-cost", "0.5", *table)
@@ -54,7 +54,7 @@ def test_barrier_census_and_constrained_say_what_values_they_read(
     for argv in (
         ("barrier", "0", "1", *key),
         ("flatness", *key, "--top", "2"),
-        ("census", *key, "--pairs", "0", "--top", "3"),
+        ("census", *key, "--pairs", "0", "--top-k", "3"),
     ):
         code, out, err = run(capsys, *argv, *table, "--json")
         assert code == 0, err

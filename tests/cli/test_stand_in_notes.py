@@ -131,7 +131,7 @@ def test_barrier_says_nothing_where_the_key_has_no_stand_ins(
 def test_census_says_it_counts_the_stand_ins(
     capsys: pytest.CaptureFixture[str], tables: dict[str, str]
 ) -> None:
-    argv = ["census", *KEY_ARGS, "--pairs", "0", "--top", "6"]
+    argv = ["census", *KEY_ARGS, "--pairs", "0", "--top-k", "6"]
     stand = run(capsys, *argv, "--table", tables["stand"])
     plain = run(capsys, *argv, "--table", tables["plain"])
     note = _note("the census")

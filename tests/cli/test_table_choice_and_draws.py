@@ -69,7 +69,7 @@ def test_the_variable_names_a_table(
 ) -> None:
     monkeypatch.setenv("NB201_FLAT_TABLE", synth_path)
     code, out, _ = run(capsys, "info", "--json")
-    assert code == 0 and Path(json.loads(out)["path"]) == Path(synth_path).resolve()
+    assert code == 0 and Path(json.loads(out)["table_path"]) == Path(synth_path).resolve()
 
 
 def test_a_mean_over_fewer_seeds_than_the_key_stores_says_so(

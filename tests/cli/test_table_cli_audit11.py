@@ -244,7 +244,7 @@ def test_info_shows_the_source_file_and_its_sha256_apart_from_the_tables(
     payload = json.loads(text)
     assert payload["source_file"] == os.path.realpath(src)
     assert payload["source_sha256"] == _sha(src)
-    assert payload["sha256"] == _sha(out / PARQUET)  # the key kept, as it was
+    assert payload["table_sha256"] == _sha(out / PARQUET)
 
 
 def test_info_of_a_table_that_records_no_source_makes_none_up(

@@ -61,8 +61,8 @@ def test_query_says_the_seeds_measured_in_either_layout(
     code, out, _ = run(capsys, *QUERY, "--table", layout, "--json")
     doc = json.loads(out)
     assert (doc["seeds_measured"], doc["seeds_unmeasured"]) == ([0, 1], [2])
-    computed = doc["value_read"] == "mean over stored seeds"
-    assert doc["value_read"] in ("stored value", "mean over stored seeds")
+    computed = doc["values_read"] == "mean over stored seeds"
+    assert doc["values_read"] in ("stored value", "mean over stored seeds")
     # a stored value cannot say what it averaged: only a computed mean names its seeds
     assert doc["seeds_averaged"] == ([0, 1] if computed else None)
     label = (
@@ -93,7 +93,7 @@ def test_one_stored_value_is_not_called_a_mean(
     code, out, _ = run(capsys, "query", "5", *key, "--table", with_mean)
     assert code == 0 and "[stored value] = " in out and "[mean]" not in out
     code, out, _ = run(capsys, "query", "5", *key, "--table", with_mean, "--json")
-    assert json.loads(out)["value_read"] == "stored value"
+    assert json.loads(out)["values_read"] == "stored value"
     code, out, _ = run(capsys, "record", "5", "--table", with_mean)
     head, *rows = out.splitlines()[1:]
     assert "mean" not in head.split() and "value" in head.split()
@@ -101,7 +101,7 @@ def test_one_stored_value_is_not_called_a_mean(
     assert row.split()[-2:] == ["stored", "-"]
     code, out, _ = run(capsys, "record", "5", "--table", with_mean, "--json")
     (entry,) = [e for e in json.loads(out)["entries"] if e["split"] == "ori-test"]
-    assert entry["value_read"] == "stored value" and "mean" not in entry
+    assert entry["values_read"] == "stored value" and "mean" not in entry
 
 
 def test_an_unmeasured_seed_names_the_flags_that_serve_the_cell(

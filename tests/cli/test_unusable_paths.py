@@ -27,8 +27,8 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> str:
     [
         ("info", "--table", LONG),
         ("info", "--table", f"{LONG}/x"),
-        ("census", "--pairs", "1", "--top", "0", "--pairs-out", f"{LONG}.csv"),
-        ("census", "--pairs", "1", "--top", "0", "--pairs-out", f"{LONG}/x.csv"),
+        ("census", "--pairs", "1", "--top-k", "0", "--pairs-out", f"{LONG}.csv"),
+        ("census", "--pairs", "1", "--top-k", "0", "--pairs-out", f"{LONG}/x.csv"),
     ],
 )
 def test_a_name_too_long_is_one_line(
@@ -64,7 +64,7 @@ def test_a_parent_folder_that_is_a_link_to_nothing_is_named(
         (tmp_path / "l1").symlink_to(tmp_path / "nowhere")
     target = str(tmp_path / "l1" / "x.csv")
     line = one_line_exit_2(
-        capsys, "census", "--pairs", "1", "--top", "0", "--pairs-out", target, "--table", table
+        capsys, "census", "--pairs", "1", "--top-k", "0", "--pairs-out", target, "--table", table
     )
     assert f"the folder {tmp_path / 'l1'} is a symbolic link to nothing" in line, line
     line = one_line_exit_2(capsys, "import", table, "--out", str(tmp_path / "l1" / "t"))

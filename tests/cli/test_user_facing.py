@@ -94,7 +94,7 @@ def test_a_fixed_seed_some_cells_lack_is_refused_not_searched(
     for protocol in ("nb201", "per-dataset", "fixed-n"):
         code, out, err = run(
             capsys,
-            *("search", "--algo", "rs", "--protocol", protocol, "--epochs", "200"),
+            *("search", "--algo", "rs", "--protocol", protocol, "--search-epochs", "200"),
             *("--seed-policy", "2", "--runs", "2", "--jobs", "1", "--table", synth_path),
         )
         one_line_error(
@@ -106,7 +106,7 @@ def test_a_fixed_seed_some_cells_lack_is_refused_not_searched(
     for policy in ("1", "random", "mean"):
         code, _, err = run(
             capsys,
-            *("search", "--algo", "rs", "--epochs", "200", "--seed-policy", policy),
+            *("search", "--algo", "rs", "--search-epochs", "200", "--seed-policy", policy),
             *("--runs", "2", "--jobs", "1", "--table", synth_path),
         )
         assert code == 0, err
@@ -152,7 +152,7 @@ def test_search_at_200_epochs_scales_the_time_budget_and_says_so(
 
     code, out, _ = run(
         capsys,
-        *("search", "--algo", "rs", "--protocol", "nb201", "--epochs", "200"),
+        *("search", "--algo", "rs", "--protocol", "nb201", "--search-epochs", "200"),
         *("--runs", "4", "--jobs", "1", "--json", "--table", synth_path),
     )
     assert code == 0
@@ -166,7 +166,7 @@ def test_search_at_200_epochs_scales_the_time_budget_and_says_so(
     assert ReproduceConfig().budget_scale_200 == budget_scale_for(200)
     code, out, _ = run(
         capsys,
-        *("search", "--algo", "rs", "--protocol", "nb201", "--epochs", "200"),
+        *("search", "--algo", "rs", "--protocol", "nb201", "--search-epochs", "200"),
         *("--runs", "2", "--jobs", "1", "--table", synth_path),
     )
     assert code == 0 and f"note: {budget_rule_note(200)}" in out
@@ -183,7 +183,7 @@ def test_python_builders_at_200_epochs_have_the_cli_budget(
     def cli(protocol: str, *extra: str) -> list[str]:
         code, out, err = run(
             capsys,
-            *("search", "--algo", "rs", "--protocol", protocol, "--epochs", "200", *extra),
+            *("search", "--algo", "rs", "--protocol", protocol, "--search-epochs", "200", *extra),
             *("--runs", "2", "--jobs", "1", "--json", "--table", synth_path),
         )
         assert code == 0, err
@@ -229,13 +229,16 @@ def test_flatness_repeated_arch_accumulates(
         *("--arch", "11472", "--arch", "9930", "--json", "--table", synth_path),
     )
     assert code == 0
-    assert [r["index"] for r in json.loads(out)["archs"]] == [11472, 9930]
+    assert [r["index"] for r in json.loads(out)["rows"]] == [11472, 9930]
 
 
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["search", "--algo", "rs", "--protocol", "nb201", "--n", "5"], "--n applies only"),
+        (
+            ["search", "--algo", "rs", "--protocol", "nb201", "--fixed-n", "5"],
+            "--fixed-n applies only",
+        ),
         (
             ["search", "--algo", "rs", "--protocol", "fixed-n", "--budget-scale", "2"],
             "--budget-scale applies",
@@ -319,7 +322,10 @@ def test_options_that_do_not_apply_are_errors(
         (["--protocol", "nb201", "--budget-scale", "inf"], "--budget-scale must be a finite"),
         (["--protocol", "nb201", "--budget-scale", "0"], "--budget-scale must be a finite"),
         (["--protocol", "nb201", "--budget-scale", "nan"], "pass a positive multiplier"),
-        (["--protocol", "fixed-n", "--n", "0"], "--n must be >= 1, got 0; pass the queries"),
+        (
+            ["--protocol", "fixed-n", "--fixed-n", "0"],
+            "--fixed-n must be >= 1, got 0; pass the queries",
+        ),
     ],
 )
 def test_search_budget_flags_are_checked_by_name(
@@ -347,7 +353,7 @@ def test_lowest_barrier_path_default_is_the_cli_path(
     assert code == 0
     cli = json.loads(out)["path"]
     assert py.length == cli["length"] == NB201.arch(6111).hamming(NB201.arch(1459))
-    assert list(py.strings()) == cli["path"]
+    assert list(py.strings()) == cli["arch_path"]
     assert barrier_tree(NB201, acc).path(6111, 1459).length == py.length
 
 
@@ -365,7 +371,7 @@ def test_flatness_flattest_of_the_top_100(
         *("--top", "100", "--sort-by", "mean", "--limit", "1", "--json", "--table", synth_path),
     )
     assert code == 0
-    rows = json.loads(out)["archs"]
+    rows = json.loads(out)["rows"]
     values = synth.vector("cifar100", "x-valid", 200)
     top100 = np.lexsort((np.arange(values.size), -values))[:100]
     means = flatness(NB201, values)["mean"].to_numpy()
@@ -376,7 +382,7 @@ def test_flatness_flattest_of_the_top_100(
         *key,
         *("--top", "20", "--sort-by", "sharpness", "--json", "--table", synth_path),
     )
-    sharp = [r["sharpness"] for r in json.loads(out)["archs"]]
+    sharp = [r["sharpness"] for r in json.loads(out)["rows"]]
     assert code == 0 and len(sharp) == 20 and sharp == sorted(sharp)
 
 
@@ -393,9 +399,9 @@ def test_record_command_prints_the_whole_entry(
         key = synth.key(e["dataset"], e["split"], e["epochs"], e["metric"])
         assert e["value"] == pytest.approx(synth.vector_for(key)[11472])
         stored = [s for s in synth.seeds(key) if not np.isnan(synth.data[(key, s)][11472])]
-        assert [int(s) for s in e["seeds"]] == stored
+        assert [int(s) for s in e["seed_values"]] == stored
         for s in stored:
-            assert e["seeds"][str(s)] == pytest.approx(synth.data[(key, s)][11472])
+            assert e["seed_values"][str(s)] == pytest.approx(synth.data[(key, s)][11472])
     code, out, _ = run(capsys, "record", "11472", "--table", synth_path)
     assert code == 0 and out.count("\n") == len(measured) + 2 + bool(payload["not_measured"])
     assert "x-valid" in out and "nan" not in out
@@ -454,7 +460,9 @@ def test_info_and_record_flag_stand_in_cells(
     assert "stand-in: constant output (disconnected cell, not trained)" in out
     code, out, _ = run(capsys, "record", "5", "--json", "--table", path)
     payload = json.loads(out)
-    assert payload["copied_from"] == [{"dataset": "cifar10", "epochs": 1, "seed": 777, "from": 3}]
+    assert payload["copied_from"] == [
+        {"dataset": "cifar10", "epochs": 1, "stored_seed": 777, "from": 3}
+    ]
     assert payload["constant_output"] is False
     code, out, _ = run(capsys, "record", "5", "--table", path)
     assert (
@@ -552,7 +560,7 @@ def test_model_names_the_network_size_its_numbers_are_of(
     assert code == 0 and "cifar10, C=8 N=2: " in out and " M params" in out
     code, out, _ = run(capsys, "model", "5", "--json")
     record = json.loads(out)
-    assert code == 0 and (record["c"], record["n"]) == (16, 5)
+    assert code == 0 and (record["channels"], record["cells_per_stage"]) == (16, 5)
 
 
 # -- 11. spellings -------------------------------------------------------------------------------
@@ -599,7 +607,7 @@ def test_argument_errors_are_one_line_with_exit_2(
     [
         (["info", "--table", "/no/such\ntable"], "no table at /no/such\\ntable;"),
         (["import", "no\nsuch", "--out", "t.nb201"], "no such file or folder: no\\nsuch"),
-        (["census", "--pairs", "0", "--top", "2", "--metric", "a\rb"], "metric 'a\\rb';"),
+        (["census", "--pairs", "0", "--top-k", "2", "--metric", "a\rb"], "metric 'a\\rb';"),
         (["info", "stray\u2028word"], "unrecognized arguments: stray\\u2028word;"),
     ],
 )

@@ -148,6 +148,6 @@ def test_the_listing_builds_no_arch_per_row(
         capsys, "flatness", *KEY, "--top", "100000", "--json", "--table", table_path
     )
     assert code == 0, err
-    rows = json.loads(out)["archs"]
+    rows = json.loads(out)["rows"]
     assert len(rows) == NB201.size
     assert [r["arch"] for r in rows] == [every[r["index"]] for r in rows]

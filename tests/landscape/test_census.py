@@ -253,7 +253,17 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def test_census_command(
     capsys: pytest.CaptureFixture[str], census_table: Path, tmp_path: Path
 ) -> None:
-    args = ("census", "--table", str(census_table), "--pairs", "6", "--top", "3", "--seed", "2")
+    args = (
+        "census",
+        "--table",
+        str(census_table),
+        "--pairs",
+        "6",
+        "--top-k",
+        "3",
+        "--pair-seed",
+        "2",
+    )
     csv = tmp_path / "pairs.csv"
     code, out, _ = _run(capsys, *args, "--json", "--pairs-out", str(csv))
     assert code == 0
@@ -263,7 +273,7 @@ def test_census_command(
     assert [groups[g]["pairs"] for g in ("A", "B", "C", "top-k", "all")] == [6, 6, 6, 3, 21]
     pairs = pd.read_csv(csv)
     assert len(pairs) == 21 and (pairs[pairs["group"] != "top-k"]["distance"] == 3).all()
-    assert groups["all"]["no_barrier"] == pytest.approx(pairs["no_barrier"].mean())
+    assert groups["all"]["no_barrier_fraction"] == pytest.approx(pairs["no_barrier"].mean())
     # the same as the library on the same seed
     v = load_saved_table(census_table).vector("cifar10", "ori-test", 200)
     lib = barrier_census(NB201, v, "cifar10", n_pairs=6, top_k=3, seed=2)
@@ -295,7 +305,17 @@ def test_census_command_connected_only(
     # the fixture values every cell, the 341 disconnected ones too: each band holds some, and
     # --connected-only used to stop on the first disconnected endpoint drawn
     csv = tmp_path / "pairs.csv"
-    args = ("census", "--table", str(census_table), "--pairs", "40", "--top", "3", "--seed", "1")
+    args = (
+        "census",
+        "--table",
+        str(census_table),
+        "--pairs",
+        "40",
+        "--top-k",
+        "3",
+        "--pair-seed",
+        "1",
+    )
     code, out, _ = _run(capsys, *args, "--connected-only", "--json", "--pairs-out", str(csv))
     assert code == 0
     p = json.loads(out)
@@ -1060,9 +1080,13 @@ def test_census_messages_name_parameters_and_the_command_its_flags(
     # the command names its flags where the library names its parameters
     table = ("--table", str(census_table))
     lines = {
-        ("--pairs", "0", "--top", "0"): "error: --pairs and --top are both 0: the census would "
-        "compute nothing; give pairs per band (--pairs N) or a top K of 2 or more (--top K)",
-        ("--top", "1"): "error: --top 1 makes no pair (one architecture); pass --top 0 for no "
+        ("--pairs", "0", "--top-k", "0"): "error: --pairs and --top-k are both 0: the census "
+        "would compute nothing; give pairs per band (--pairs N) or a top K of 2 or more "
+        "(--top-k K)",
+        (
+            "--top-k",
+            "1",
+        ): "error: --top-k 1 makes no pair (one architecture); pass --top-k 0 for no "
         "top-k group, or 2 or more",
     }
     for argv, want_line in lines.items():
@@ -1086,7 +1110,7 @@ def test_census_parameter_values_are_spelled_as_the_command_spells_them() -> Non
         barrier_census(CUBE, np.arange(8.0), {"hi": (6, 7)}, n_pairs=2, top_k=0, seed=0)
     assert "draw band pairs at any distance (distance=None)" in str(e.value)
     line = error_line(e.value, census, args)
-    assert "at any distance (--distance 0), or add a top K of 2 or more (--top K), or " in line
+    assert "at any distance (--distance 0), or add a top K of 2 or more (--top-k K), or " in line
     # no option of the command moves A²M's bands: the library's bands fix is left out
     assert "bands" not in line.split("; ")[-1]
     with pytest.raises(LandscapeArgumentError) as d:
@@ -1105,7 +1129,7 @@ def test_census_command_names_its_way_to_the_lowest_barrier_for_pairs_too_far_ap
     key = MetricKey("cifar10", "ori-test", 200)
     path = save_table(Table(WIDE, {(key, None): f}, source="wide"), tmp_path / "w.nb201")
     table = ("--table", str(path))
-    code, out, _ = _run(capsys, "census", *table, "--pairs", "5", "--distance", "0", "--top", "0")
+    code, out, _ = _run(capsys, "census", *table, "--pairs", "5", "--distance", "0", "--top-k", "0")
     assert code == 0
     assert f"({way} gives a pair's lowest barrier)" in out
     assert "lowest_barrier_path" not in out
@@ -1113,7 +1137,7 @@ def test_census_command_names_its_way_to_the_lowest_barrier_for_pairs_too_far_ap
     f = f.copy()
     f[[0, WIDE.size - 1]] = 93.5
     save_table(Table(WIDE, {(key, None): f}, source="wide"), path)
-    code, out, err = _run(capsys, "census", *table, "--pairs", "0", "--top", "2")
+    code, out, err = _run(capsys, "census", *table, "--pairs", "0", "--top-k", "2")
     assert (code, out) == (2, "")
     assert err.startswith("error: no pair to compute: top-k: none of its 1 pair can be served")
     assert f"({way} gives a pair's lowest barrier)" in err

@@ -406,7 +406,7 @@ def test_values_too_large_to_sum_are_refused_by_every_landscape_function(
     keys = ("--dataset", "cifar10", "--split", "ori-test", "--epochs", "200", "--metric", "huge")
     for argv in (
         ("barrier", "0", "1"),
-        ("census", "--pairs", "0", "--top", "3"),
+        ("census", "--pairs", "0", "--top-k", "3"),
         ("flatness",),
     ):
         code = main([*argv, *keys, "--higher-is-better", "--table", str(path)])

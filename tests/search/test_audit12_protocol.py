@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -64,15 +65,20 @@ def _refused(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 def test_search_runs_fixed_n_at_the_epochs_its_refusal_names(
     at_50_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # the refusal named --epochs, which took only 12 or 200: "invalid choice: 50"
-    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "10", "--runs", "2"]
+    # the refusal named --epochs (now --search-epochs), which took only 12 or 200: "invalid choice: 50"
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--fixed-n", "10", "--runs", "2"]
     argv += ["--jobs", "1", "--table", str(at_50_path)]
     err = _refused(capsys, argv)
-    assert err.endswith("it has them at 50 epochs; pass one of those epochs (--epochs)"), err
-    assert main([*argv, "--epochs", "50", "--json"]) == 0
+    assert err.endswith("it has them at 50 epochs; pass one of those epochs (--search-epochs)"), err
+    assert main([*argv, "--search-epochs", "50", "--json"]) == 0
     out = capsys.readouterr().out
-    assert '"protocol": "fixed-n:cifar10-valid@50ep"' in out
-    assert '"search": "cifar10-valid/x-valid@50ep:accuracy"' in out
+    (row,) = json.loads(out)["results"]
+    assert (row["protocol"], row["search_dataset"], row["search_epochs"]) == (
+        "fixed-n",
+        "cifar10-valid",
+        50,
+    )
+    assert row["search_key"] == "cifar10-valid/x-valid@50ep:accuracy"
 
 
 def test_search_refuses_other_epochs_for_a_time_budget_naming_the_protocol_that_serves_them(
@@ -80,17 +86,19 @@ def test_search_refuses_other_epochs_for_a_time_budget_naming_the_protocol_that_
 ) -> None:
     base = ["search", "--algo", "rs", "--runs", "2", "--jobs", "1", "--table", str(at_50_path)]
     for protocol in ("nb201", "per-dataset"):
-        err = _refused(capsys, [*base, "--protocol", protocol, "--epochs", "50"])
+        err = _refused(capsys, [*base, "--protocol", protocol, "--search-epochs", "50"])
         assert err == (
             f"error: {protocol} has a built-in time budget, set for 12-epoch searches and "
-            "scaled for 200, and none for 50 epochs; search 12 or 200 epochs (--epochs), or "
+            "scaled for 200, and none for 50 epochs; search 12 or 200 epochs (--search-epochs), or "
             "use a query budget (--protocol fixed-n)"
         )
     # the fix it names runs; and an epoch count below 1 is refused as such
-    assert main([*base, "--protocol", "fixed-n", "--epochs", "50", "--n", "10"]) == 0
+    assert main([*base, "--protocol", "fixed-n", "--search-epochs", "50", "--fixed-n", "10"]) == 0
     capsys.readouterr()
-    err = _refused(capsys, [*base, "--protocol", "fixed-n", "--epochs", "0"])
-    assert err == "error: --epochs must be >= 1, got 0; pass the search epochs, e.g. 12 or 200"
+    err = _refused(capsys, [*base, "--protocol", "fixed-n", "--search-epochs", "0"])
+    assert (
+        err == "error: --search-epochs must be >= 1, got 0; pass the search epochs, e.g. 12 or 200"
+    )
 
 
 def test_reproduce_runs_fixed_n_at_the_epochs_its_refusal_names(

@@ -65,14 +65,14 @@ def test_search_refuses_a_built_in_time_budget_on_retrained_times(
     for epochs in ("12", "200"):
         line = _line(
             capsys,
-            *("search", "--algo", "rs", "--protocol", protocol, "--epochs", epochs),
+            *("search", "--algo", "rs", "--protocol", protocol, "--search-epochs", epochs),
             *("--runs", "2", "--jobs", "1", "--table", retrained_path),
         )
         assert line == (
             f"error: {protocol} has a built-in time budget in seconds of NB201's own training, "
             f"but table 'retrained' holds retrained times (space '{SPACE_KEY}'), against which "
             "it buys a search of another size; use a query budget instead (--protocol fixed-n "
-            "--n N)"
+            "--fixed-n N)"
         ), line
     # --budget-scale multiplies NB201's seconds: still refused
     _line(capsys, "search", "--algo", "rs", "--budget-scale", "0.01", "--table", retrained_path)
@@ -81,7 +81,7 @@ def test_search_refuses_a_built_in_time_budget_on_retrained_times(
 def test_the_query_budget_it_names_runs(
     retrained_path: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "10", "--runs", "2"]
+    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--fixed-n", "10", "--runs", "2"]
     assert main([*argv, "--jobs", "1", "--table", retrained_path]) == 0
     assert "10 queries charged" in capsys.readouterr().out
 
@@ -159,18 +159,38 @@ def test_unmeasured_cells_name_the_searched_key_and_real_fixes(
     path = str(save_table(_partial(like), tmp_path / "partial.nb201"))
     line = _line(
         capsys,
-        *("search", "--algo", "rs", "--protocol", "fixed-n", "--epochs", "200", "--n", "10"),
+        *(
+            "search",
+            "--algo",
+            "rs",
+            "--protocol",
+            "fixed-n",
+            "--search-epochs",
+            "200",
+            "--fixed-n",
+            "10",
+        ),
         *("--runs", "3", "--table", path),
     )
     assert line == (
         "error: protocol 'fixed-n:cifar10-valid@200ep': 15,595 of the 15,625 architectures have "
         "no cifar10-valid/x-valid@200ep:accuracy value (e.g. cell 30), so each query of one "
-        "would be charged and return NaN; search a schedule measured on every one (--epochs "
-        "12), train the missing cells (`nb201-flat train ... --db FILE`) and import them again "
+        "would be charged and return NaN; search a schedule measured on every one "
+        "(--search-epochs 12), train the missing cells (`nb201-flat train ... --db FILE`) and import them again "
         "(`nb201-flat import SOURCE --out TABLE`), or use another --table"
     ), line
     # the schedule it names is served
-    argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--epochs", "12", "--n", "10"]
+    argv = [
+        "search",
+        "--algo",
+        "rs",
+        "--protocol",
+        "fixed-n",
+        "--search-epochs",
+        "12",
+        "--fixed-n",
+        "10",
+    ]
     assert main([*argv, "--runs", "2", "--jobs", "1", "--table", path]) == 0
     capsys.readouterr()
 

@@ -68,7 +68,7 @@ def test_reproduce_names_fixed_n_and_its_query_count_by_its_flags(
     ), line
     # search sets both, by its flags
     line = _line(capsys, "search", "--algo", "rs", "--runs", "1", "--table", free_path)
-    assert line.endswith("use a query budget instead (--protocol fixed-n --n N)"), line
+    assert line.endswith("use a query budget instead (--protocol fixed-n --fixed-n N)"), line
 
 
 def test_the_grid_names_the_budget_it_sets_and_none_it_does_not(one_edge: Table) -> None:
@@ -112,7 +112,8 @@ def test_a_budget_scale_past_a_float_is_refused_by_its_name(
     assert "budget_seconds" not in str(exc.value)
     # it said "budget_seconds (the time budget) ... --budget-scale, where the caller takes one"
     line = _line(
-        capsys, *f"search --algo rs --budget-scale 1e308 --epochs 200 --table {free_path}".split()
+        capsys,
+        *f"search --algo rs --budget-scale 1e308 --search-epochs 200 --table {free_path}".split(),
     )
     assert line == (
         "error: --budget-scale makes the time budget (12000 s x 1e+308 x 200/12) larger than a "

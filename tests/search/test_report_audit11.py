@@ -94,7 +94,7 @@ def test_full_design_is_refused_naming_a_flag_that_serves_it(
     assert "with charged neighbours a run pays for a cell" in line, line
     assert "in Python" not in line, line
     named = re.findall(r"\((--[a-z-]+(?: [a-z]+)?)\)", line)
-    assert named == ["--charge free"], line
+    assert named == ["--charge-neighbours free"], line
     assert set(re.findall(r"--[a-z][a-z0-9-]*", line)) <= _reproduce_flags(), line
     assert not (tmp_path / "refused").exists()
     # the fix it names runs the full design and writes its report
@@ -110,8 +110,8 @@ def test_design_help_names_the_charge_flag(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit):
         main(["reproduce", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "--charge {free,charged,both}" in text
-    assert "add --charge free" in text and "radius 2 with charged neighbours" in text
+    assert "--charge-neighbours {free,charged,both}" in text
+    assert "add --charge-neighbours free" in text and "radius 2 with charged neighbours" in text
 
 
 def test_charge_levels_set_the_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -124,14 +124,16 @@ def test_charge_levels_set_the_grid(capsys: pytest.CaptureFixture[str], tmp_path
         return _reproduce_config(args)
 
     assert config().charge == (False, True) and config("--quick").charge == (False,)
-    assert config("--charge", "free").charge == (False,)
-    assert config("--quick", "--charge", "both").charge == (False, True)
-    assert config("--design", "full", "--charge", "charged").charge == (True,)
+    assert config("--charge-neighbours", "free").charge == (False,)
+    assert config("--quick", "--charge-neighbours", "both").charge == (False, True)
+    assert config("--design", "full", "--charge-neighbours", "charged").charge == (True,)
     # one choice at a time, charged alone is both: the base's free neighbours run anyway
-    assert main(["reproduce", "--out", str(tmp_path / "x"), "--charge", "charged"]) == 2
+    assert main(["reproduce", "--out", str(tmp_path / "x"), "--charge-neighbours", "charged"]) == 2
     line = capsys.readouterr().err.strip()
-    assert line.startswith("error: --charge charged runs the same grid as --charge both"), line
-    assert line.endswith("give --charge both, or --design full"), line
+    assert line.startswith(
+        "error: --charge-neighbours charged runs the same grid as --charge-neighbours both"
+    ), line
+    assert line.endswith("give --charge-neighbours both, or --design full"), line
 
 
 # -- 3: the demo's spread is labelled, and a CI of few pairs carries its caveat -------------

@@ -214,7 +214,9 @@ def test_reproduce_refuses_an_unaffordable_charged_search_before_any_run(
     assert not ran
     assert "with charged neighbours a run pays for a cell and all its neighbours" in line
     assert "lower the radius (--radius 1)" in line, line
-    assert "charge=True" not in line and "--charge-neighbours" not in line, line
+    # reproduce's own way to leave it out, not search's flag (both spelled --charge-neighbours)
+    assert "charge=True" not in line and "drop --charge-neighbours" not in line, line
+    assert "(--charge-neighbours free)" in line, line
     assert _flags_named(line) <= _reproduce_flags(), line
     # the search command names its own radius too
     line = _line(

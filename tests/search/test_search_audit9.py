@@ -80,7 +80,7 @@ def test_the_command_line_names_its_flags(
     argv = ["search", "--runs", "2", "--protocol", "fixed-n", "--table", like_path]
     line = _line(capsys, *argv, "--algo", "rea", "--population", "200")
     assert line.endswith(
-        "lower the population (--population 99) or raise the budget (--n 201) or run random "
+        "lower the population (--population 99) or raise the budget (--fixed-n 201) or run random "
         "search (--algo rs)"
     ), line
     line = _line(capsys, *argv, "--algo", "na-rs", "--rerank-top-k", "100000")
@@ -229,7 +229,7 @@ def test_the_command_line_refuses_them_in_one_line(
     path = str(save_table(_holes_at_12_epochs(like), tmp_path / "holes.nb201"))
     line = _line(capsys, "search", "--algo", "rs", "--runs", "3", "--table", path)
     assert line.endswith(
-        "; search a schedule measured on every one (--epochs 200), or use another --table"
+        "; search a schedule measured on every one (--search-epochs 200), or use another --table"
     ), line
 
 

@@ -358,7 +358,7 @@ def test_cli_search_flags_optimistic_default_table(capsys: pytest.CaptureFixture
                 "rs",
                 "--protocol",
                 "fixed-n",
-                "--n",
+                "--fixed-n",
                 "10",
                 "--runs",
                 "2",

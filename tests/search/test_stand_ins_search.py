@@ -411,7 +411,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 def test_cli_search_notes_the_copies(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = str(save_table(COPIES, tmp_path / "r.nb201"))
-    args = ["search", "--protocol", "fixed-n", "--n", "20", "--runs", "3", "--table", path]
+    args = ["search", "--protocol", "fixed-n", "--fixed-n", "20", "--runs", "3", "--table", path]
     code, out, err = _cli(capsys, *args, "--algo", "na-rs")
     assert code == 0, err
     notes = [line for line in out.splitlines() if "isomorphic copies" in line]

@@ -238,10 +238,10 @@ def test_the_bounds_without_the_matrix_never_exceed_what_a_cell_costs(
 
 def test_cli_charged_fixed_n_below_one_neighbourhood(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["search", "--algo", "na-rs", "--charge-neighbours", "--protocol", "fixed-n"]
-    assert main([*argv, "--n", "5", "--runs", "2", "--jobs", "1"]) == 2
+    assert main([*argv, "--fixed-n", "5", "--runs", "2", "--jobs", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith(
-        "raise the budget (--n 25) or look the neighbours up free (drop --charge-neighbours)"
+        "raise the budget (--fixed-n 25) or look the neighbours up free (drop --charge-neighbours)"
     ), err
 
 
@@ -289,11 +289,11 @@ def test_a_stage_1_that_cannot_use_its_share_is_refused_before_any_run(
     assert one.runs["test"].notna().all()
     # the command line names its flags
     argv = ["search", "--algo", "na-rs", "--charge-neighbours", "--rerank-top-k", "10"]
-    argv += ["--stage1-fraction", "0.9", "--protocol", "fixed-n", "--n", "20000"]
+    argv += ["--stage1-fraction", "0.9", "--protocol", "fixed-n", "--fixed-n", "20000"]
     assert main([*argv, "--runs", "2", "--jobs", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.endswith(
-        f"(--stage1-fraction {fits_share:g}) or a smaller budget (--n {math.floor(cells / 0.9)})\n"
+        f"(--stage1-fraction {fits_share:g}) or a smaller budget (--fixed-n {math.floor(cells / 0.9)})\n"
     ), err
 
 
@@ -435,7 +435,7 @@ def test_n_with_cache_help_and_check_agree(capsys: pytest.CaptureFixture[str]) -
     help_n = next(a.help for a in search._actions if a.dest == "n")
     assert "fewer than the cells" in help_n and "at most the cells" not in help_n
     argv = ["search", "--algo", "rs", "--protocol", "fixed-n", "--repeats", "cache", "--runs", "1"]
-    assert main([*argv, "--n", str(NB201.size), "--jobs", "1"]) == 2
+    assert main([*argv, "--fixed-n", str(NB201.size), "--jobs", "1"]) == 2
     assert f"at most {NB201.size - 1:,}" in capsys.readouterr().err
 
 
@@ -465,11 +465,14 @@ def test_cli_fixed_n_fallback_refuses_search_epochs_given(
     key = MetricKey("cifar10", "ori-test", 200)
     table = table_from(np.linspace(10, 90, NB201.size), key=key)
     common = ["--runs", "2", "--jobs", "1", "--table", str(save_table(table, tmp_path / "t"))]
-    search = ["search", "--algo", "rs", "--protocol", "fixed-n", "--n", "5", *common]
+    search = ["search", "--algo", "rs", "--protocol", "fixed-n", "--fixed-n", "5", *common]
     reproduce = ["reproduce", "--quick", "--protocols", "fixed-n", *common]
     reproduce += ["--out", str(tmp_path / "o"), "--search-epochs"]
     refused = [
-        ([*search, "--epochs", "12"], "; leave --epochs out, or pass --epochs 200\n"),
+        (
+            [*search, "--search-epochs", "12"],
+            "; leave --search-epochs out, or pass --search-epochs 200\n",
+        ),
         # the grid's refusal, in the command's words; and no WARNING line of a protocol
         # built to check it
         ([*reproduce, "12"], "; leave --search-epochs out, or pass --search-epochs 200\n"),
@@ -484,7 +487,7 @@ def test_cli_fixed_n_fallback_refuses_search_epochs_given(
     assert not (tmp_path / "o" / "report.md").exists()
     # its own epochs given, or none, it runs: the full grid's default 12 and 200 too (they
     # were refused as one protocol here)
-    assert main([*search, "--epochs", "200"]) == 0 and main(search) == 0
+    assert main([*search, "--search-epochs", "200"]) == 0 and main(search) == 0
     assert main([*reproduce, "200"]) == 0 and main(reproduce[:-1]) == 0
     full = [a for a in reproduce if a != "--quick"][:-1]
     assert main(full) == 0

@@ -125,14 +125,14 @@ def test_a_sample_of_a_five_node_space_trains_through_the_command(
     space = Space(ops, 5)
     plan = plan_campaign(space, sample_n=4, sample_seed=3)
     db = tmp_path / "r.sqlite"
-    argv = ["train", "--nodes", "5", "--ops", *ops, "--sample", "4", "--seed", "3",
+    argv = ["train", "--nodes", "5", "--ops", *ops, "--sample", "4", "--sample-seed", "3",
             "--dataset", "cifar10", "--epochs", "1", "--data-root", str(cifar10_root),
             "--db", str(db), "--device", "cpu", "--executor", "inline", "--C", "2", "--N", "1",
             "--json"]  # fmt: skip
     assert run_cli(argv) == 0
     out = json.loads(capsys.readouterr().out)
     trained = sorted(r["index"] for r in out["runs"])
-    chance = sorted(r["index"] for r in out["constant_output"])
+    chance = sorted(r["index"] for r in out["constant_output_cells"])
     assert trained == list(plan.cells) and chance == list(plan.constant_output)
     assert len(trained) + len(chance) == 4 and trained
     assert all(r["status"] == "done" for r in out["runs"])
@@ -161,7 +161,9 @@ def test_disconnected_cells_recorded_at_chance_with_a_flag(
     assert run_cli(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["index"] for r in out["runs"]] == [11472]  # the disconnected cell is not trained
-    assert out["constant_output"] == [{"index": zero, "accuracy": 10.0, "constant_output": True}]
+    assert out["constant_output_cells"] == [
+        {"index": zero, "accuracy": 10.0, "constant_output": True}
+    ]
     table = read_results_db(db)
     assert table.meta["constant_output"] == [
         {"dataset": "cifar10", "epochs": 1, "seed": 777, "index": zero}
@@ -187,7 +189,7 @@ def test_disconnected_cells_recorded_at_chance_with_a_flag(
     assert run_cli(argv) == 0
     # ...and reported as the database holds it: a stored run with its numbers, not at chance
     out = json.loads(capsys.readouterr().out)
-    assert out["constant_output"] == []
+    assert out["constant_output_cells"] == []
     (kept,) = (r for r in out["runs"] if r["index"] == zero)
     assert kept["status"] == "skipped" and kept["metrics"] == trained[0]["metrics"]
     assert run_cli(argv[:-1]) == 0  # the text form too

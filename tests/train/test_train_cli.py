@@ -345,7 +345,7 @@ def test_train_reads_the_results_db_once(
         (zero, "skipped"),
         (11472, "skipped"),
     }
-    assert out["constant_output"] == []
+    assert out["constant_output_cells"] == []
 
 
 def test_train_closes_the_dask_client_when_a_later_check_refuses(

@@ -150,7 +150,10 @@ def test_a_sample_too_large_to_plan_is_refused() -> None:
     ("cells", "want"),
     [
         (["--neighbours-of", "0", "--radius", "21"], "--radius 21 selects "),
-        (["--sample", "100000000000", "--seed", "0"], "--sample must be in 1..100000 (the most"),
+        (
+            ["--sample", "100000000000", "--sample-seed", "0"],
+            "--sample must be in 1..100000 (the most",
+        ),
     ],
 )
 def test_the_command_names_the_option_of_a_set_too_large(
