@@ -470,10 +470,12 @@ def render_many(
         proc = ctx.Process(
             target=_child, args=(send, table_arg, todo, *args, opts.get(todo)), daemon=True
         )
-        with stop_signals_held():  # one handled in an at-fork hook was dropped
+        # a stop handled in an at-fork hook was dropped; one held there acts once the process
+        # is known to the cleanup below (raised before, it left the worker drawing on)
+        with stop_signals_held():
             proc.start()
+            running[recv] = (todo, proc)
         send.close()
-        running[recv] = (todo, proc)
 
     try:
         if searching:
