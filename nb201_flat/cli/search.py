@@ -467,7 +467,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     ]
     # the master seed (of the runs' draws) apart from the oracle's seed policy (of the values):
     # a family's builder gives each of its protocols the one policy, as query gives it
-    (policy,) = dict.fromkeys(p.seed_policy for p in protocols)
+    policies = list(dict.fromkeys(p.seed_policy for p in protocols))
+    policy = policies[0] if len(policies) == 1 else ", ".join(map(str, policies))
     payload = {
         "algorithm": algo.label,
         "protocol": args.protocol,
